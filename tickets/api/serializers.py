@@ -1,0 +1,228 @@
+"""Input and output shapes of the tickets API. The field names are a contract with integrators."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from tickets.models import (
+    MAX_SOCIAL_REACH,
+    Cause,
+    Channel,
+    Comment,
+    Complaint,
+    Customer,
+    Status,
+    TimelineEvent,
+)
+from tickets.services import ComplaintInput, CustomerInput
+
+SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    lifetime_value = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+    social_reach = serializers.IntegerField(min_value=0, max_value=MAX_SOCIAL_REACH, required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("external_id"):
+            raise serializers.ValidationError("Give the customer's email or their id in your system (external_id).")
+        return attrs
+
+    def to_input(self, data: dict) -> CustomerInput:
+        return CustomerInput(
+            email=data.get("email") or None,
+            external_id=data.get("external_id") or None,
+            name=data.get("name"),
+            phone=data.get("phone"),
+            lifetime_value=data.get("lifetime_value"),
+            social_reach=data.get("social_reach"),
+        )
+
+
+class ComplaintCreateInput(serializers.Serializer):
+    customer = CustomerInputSerializer()
+    cause = serializers.ChoiceField(choices=Cause.choices)
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    severity = serializers.IntegerField(min_value=1, max_value=5)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    monetary_loss = serializers.DecimalField(**MONEY, required=False)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, error_messages={"invalid": "Use a three-letter ISO currency code such as GBP."})
+    threatens_public = serializers.BooleanField(required=False)
+    says_wont_return = serializers.BooleanField(required=False)
+    source = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_source(self, value: str) -> str:
+        if value and not SOURCE_RE.match(value):
+            raise serializers.ValidationError("Use letters, digits and . _ : - only, for example 'zendesk'.")
+        return value.lower()
+
+    def validate_occurred_at(self, value):
+        if value and value > timezone.now() + timezone.timedelta(hours=1):
+            raise serializers.ValidationError("This is in the future; give the time the problem happened.")
+        return value
+
+    def to_input(self) -> ComplaintInput:
+        data = dict(self.validated_data)
+        customer = self.fields["customer"].to_input(data.pop("customer"))
+        source = data.pop("source", "") or ""
+        external_id = data.pop("external_id", None) or None
+        data.setdefault("channel", Channel.API)
+        return ComplaintInput(customer=customer, fields=data, source=source, external_id=external_id)
+
+
+class ComplaintUpdateInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    status_note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    assignee = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    cause = serializers.ChoiceField(choices=Cause.choices, required=False)
+    subject = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    severity = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    monetary_loss = serializers.DecimalField(**MONEY, required=False)
+    threatens_public = serializers.BooleanField(required=False)
+    says_wont_return = serializers.BooleanField(required=False)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=40), max_length=20, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return attrs
+
+
+class UserRefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class CustomerSummaryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "phone", "lifetime_value", "social_reach"]
+
+
+class ComplaintOutput(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    customer = CustomerSummaryOutput(read_only=True)
+    assignee = UserRefOutput(read_only=True, allow_null=True)
+    grade = serializers.SerializerMethodField()
+    grade_reasons = serializers.JSONField(read_only=True)
+    allowed_transitions = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "reference",
+            "customer",
+            "cause",
+            "severity",
+            "channel",
+            "subject",
+            "description",
+            "monetary_loss",
+            "currency",
+            "threatens_public",
+            "says_wont_return",
+            "source",
+            "external_id",
+            "occurred_at",
+            "status",
+            "allowed_transitions",
+            "grade",
+            "risk_score",
+            "grade_reasons",
+            "tier",
+            "tags",
+            "assignee",
+            "response_due_at",
+            "resolution_due_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_grade(self, complaint) -> str | None:
+        return complaint.grade or None
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "kind", "message", "actor", "data", "created_at"]
+
+    def get_actor(self, event) -> dict:
+        return {"type": event.actor_type, "label": event.actor_label, "user_id": event.actor_user_id}
+
+
+class CommentInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Comment.Kind.choices, default=Comment.Kind.NOTE)
+    body = serializers.CharField(max_length=20_000)
+
+
+class CommentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Comment
+        fields = ["id", "kind", "body", "author_label", "created_at"]
+
+
+class CustomerReferenceOutput(serializers.Serializer):
+    source = serializers.CharField()
+    external_id = serializers.CharField()
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    references = CustomerReferenceOutput(many=True, read_only=True)
+    complaint_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "lifetime_value",
+            "social_reach",
+            "segment",
+            "references",
+            "complaint_count",
+            "created_at",
+        ]
+
+
+class CustomerComplaintOutput(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Complaint
+        fields = ["reference", "subject", "cause", "status", "grade", "created_at", "resolved_at"]
+
+
+class CustomerDetailOutput(CustomerOutput):
+    complaints = CustomerComplaintOutput(many=True, read_only=True)
+    complaint_count = serializers.SerializerMethodField()
+
+    class Meta(CustomerOutput.Meta):
+        fields = [*CustomerOutput.Meta.fields, "complaints"]
+
+    def get_complaint_count(self, customer) -> int:
+        return len(customer.complaints.all())

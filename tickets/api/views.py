@@ -1,0 +1,126 @@
+"""Thin API views: parse input, call a service or selector, shape the output."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from tickets import selectors, services
+from tickets.actors import ActorRef
+from tickets.api import serializers as s
+from tickets.filters import ComplaintFilter, CustomerFilter
+from tickets.idempotency import idempotent
+from tickets.models import ApiKey, Complaint
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Any unique string (≤255 chars). Repeating the request with the same key and body returns the first answer.",
+)
+
+
+class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Complaints: log, list, read, update, and read the timeline."""
+
+    read_scope = ApiKey.Scope.COMPLAINTS_READ
+    write_scope = ApiKey.Scope.COMPLAINTS_WRITE
+    serializer_class = s.ComplaintOutput
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ComplaintFilter
+    ordering_fields = ["created_at", "updated_at", "severity", "risk_score"]
+    ordering = ["-created_at", "-id"]
+    lookup_field = "reference"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+
+    def get_queryset(self):
+        return selectors.complaint_list()
+
+    def get_object(self) -> Complaint:
+        complaint = selectors.complaint_get(reference=self.kwargs["reference"])
+        if complaint is None:
+            raise NotFound(f"No complaint with reference '{self.kwargs['reference']}'.")
+        return complaint
+
+    @extend_schema(request=s.ComplaintCreateInput, responses={200: s.ComplaintOutput, 201: s.ComplaintOutput}, parameters=[IDEMPOTENCY_HEADER])
+    def create(self, request):
+        """Log a complaint. 201 when created; 200 with the existing complaint for a repeated (source, external_id)."""
+
+        def handle() -> Response:
+            serializer = s.ComplaintCreateInput(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            result = services.complaint_log(data=serializer.to_input(), actor=ActorRef.from_request(request))
+            complaint = selectors.complaint_list().get(pk=result.complaint.pk)
+            code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+            return Response(s.ComplaintOutput(complaint).data, status=code)
+
+        return idempotent(request, handle)
+
+    def retrieve(self, request, reference: str):
+        return Response(s.ComplaintOutput(self.get_object()).data)
+
+    @extend_schema(request=s.ComplaintUpdateInput, responses=s.ComplaintOutput)
+    def partial_update(self, request, reference: str):
+        """Change details, assignee or status. Status moves only along the transition table (409 otherwise)."""
+        complaint = self.get_object()
+        serializer = s.ComplaintUpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        actor = ActorRef.from_request(request)
+        with transaction.atomic():
+            new_status = data.pop("status", None)
+            note = data.pop("status_note", "")
+            if "assignee" in data:
+                assignee_id = data.pop("assignee")
+                assignee = services.staff_user_get(user_id=assignee_id) if assignee_id else None
+                services.complaint_assign(complaint=complaint, assignee=assignee, actor=actor)
+            if data:
+                services.complaint_update(complaint=complaint, changes=data, actor=actor)
+            if new_status:
+                services.complaint_transition(complaint=complaint, to_status=new_status, actor=actor, note=note)
+        return Response(s.ComplaintOutput(self.get_object()).data)
+
+    @extend_schema(responses=s.TimelineEventOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, reference: str):
+        """Every change to the complaint, newest first."""
+        events = selectors.complaint_timeline(complaint=self.get_object())
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(s.TimelineEventOutput(page, many=True).data)
+
+    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, reference: str):
+        """Internal notes and replies. POST adds one."""
+        complaint = self.get_object()
+        if request.method == "POST":
+            serializer = s.CommentInput(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            comment = services.comment_add(complaint=complaint, actor=ActorRef.from_request(request), **serializer.validated_data)
+            return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.complaint_comments(complaint=complaint))
+        return self.get_paginated_response(s.CommentOutput(page, many=True).data)
+
+
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customers with their references in other systems."""
+
+    read_scope = ApiKey.Scope.CUSTOMERS_READ
+    write_scope = None
+    serializer_class = s.CustomerOutput
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        return selectors.customer_list()
+
+    def retrieve(self, request, pk: str):
+        customer = selectors.customer_get(customer_id=int(pk)) if str(pk).isdigit() else None
+        if customer is None:
+            raise NotFound(f"No customer with id '{pk}'.")
+        return Response(s.CustomerDetailOutput(customer).data)

@@ -1,0 +1,87 @@
+"""One FilterSet per list, shared by the API viewset and the browser list page."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, Grade, Status, Tier, pk_from_reference
+
+
+class ComplaintFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    cause = django_filters.MultipleChoiceFilter(choices=Cause.choices)
+    grade = django_filters.MultipleChoiceFilter(choices=Grade.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    tier = django_filters.MultipleChoiceFilter(choices=Tier.choices)
+    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label="Severity from")
+    severity_max = django_filters.NumberFilter(field_name="severity", lookup_expr="lte", label="Severity to")
+    assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee (user id, 'me' or 'none')")
+    escalated = django_filters.BooleanFilter(method="filter_escalated", label="Escalated above frontline")
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label="Past a deadline")
+    is_open = django_filters.BooleanFilter(method="filter_open", label="Open (not resolved or closed)")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")
+
+    class Meta:
+        model = Complaint
+        fields: list[str] = []
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip().lower()
+        if value in {"me", "mine"}:
+            user = getattr(self.request, "user", None)
+            return queryset.filter(assignee_id=user.pk if user and user.pk else -1)
+        if value in {"none", "unassigned"}:
+            return queryset.filter(assignee__isnull=True)
+        if value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset.none()
+
+    def filter_escalated(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.exclude(tier=Tier.FRONTLINE) if value else queryset.filter(tier=Tier.FRONTLINE)
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        now = timezone.now()
+        late = Q(status__in=OPEN_STATUSES) & (
+            Q(response_due_at__lt=now, first_response_at__isnull=True) | Q(resolution_due_at__lt=now)
+        )
+        return queryset.filter(late) if value else queryset.exclude(late)
+
+    def filter_open(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(status__in=OPEN_STATUSES) if value else queryset.exclude(status__in=OPEN_STATUSES)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        pk = pk_from_reference(value)
+        if pk is not None:
+            return queryset.filter(pk=pk)
+        return queryset.filter(
+            Q(subject__icontains=value) | Q(customer__name__icontains=value) | Q(customer__email__icontains=value.lower())
+        )
+
+
+class CustomerFilter(django_filters.FilterSet):
+    email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
+    q = django_filters.CharFilter(method="filter_search", label="Search name or email")
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value.lower()))

@@ -1,0 +1,65 @@
+"""Who may do what. Used by DRF permission classes and by browser views alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from tickets.models import ROLE_TIER, TIER_ORDER, ApiKey, Role
+
+# Highest role first: a person in several groups acts with the highest.
+ROLE_PRECEDENCE = [Role.EXECUTIVE, Role.MANAGER, Role.LEAD, Role.AGENT]
+
+
+def user_role(user: Any) -> str | None:
+    """The person's support role (agent, lead, manager, executive), or None. Superusers act as executives."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.EXECUTIVE
+    cached = getattr(user, "_cx_role", "unset")
+    if cached != "unset":
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    role = next((r.value for r in ROLE_PRECEDENCE if r.value in names), None)
+    user._cx_role = role
+    return role
+
+
+def user_tier(user: Any) -> str | None:
+    role = user_role(user)
+    return ROLE_TIER[role] if role else None
+
+
+def role_at_least(user: Any, role: str) -> bool:
+    """True when the person's role is this role or higher."""
+    mine = user_tier(user)
+    return mine is not None and TIER_ORDER.index(mine) >= TIER_ORDER.index(ROLE_TIER[role])
+
+
+class ApiAccess(BasePermission):
+    """People need a support role; integration keys need the view's scope for the method.
+
+    Views set `read_scope` and `write_scope` (ApiKey.Scope values) and optionally `min_role`
+    (the lowest role a person needs) and `write_min_role`.
+    """
+
+    message = "You do not have permission to do this."
+
+    def has_permission(self, request, view) -> bool:
+        safe = request.method in SAFE_METHODS
+        if isinstance(request.auth, ApiKey):
+            scope = getattr(view, "read_scope" if safe else "write_scope", None)
+            if scope is None or not request.auth.has_scope(scope):
+                self.message = f"This API key lacks the '{scope}' scope needed here." if scope else self.message
+                return False
+            return True
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        min_role = getattr(view, "min_role" if safe else "write_min_role", None) or getattr(view, "min_role", Role.AGENT)
+        if not role_at_least(user, min_role):
+            self.message = f"This needs the {Role(min_role).label.lower()} role or higher."
+            return False
+        return True
