@@ -1,0 +1,520 @@
+"""Rank playbook gestures for one complaint — pure functions over frozen dataclasses, no ORM.
+
+The score (0–100) is a weighted average of fits, each 0–1, and every fit leaves a reason written
+for the agent. What the research says, and where it shows up here:
+
+- Repay in kind (Roschk & Gelbrich 2014): `KIND_FIT`, the biggest weight.
+- Compensation gains come between ~60% and 150% of the loss, then stop (Gelbrich, Gäthke &
+  Grégoire 2015): `compensation_fit`, for money gestures only.
+- A recovery must surprise; the same gesture twice is no surprise, and past its yearly limit it is
+  never suggested: `surprise_fit` and the "already received" exclusion.
+- What brought similar customers back: the learned rate from `recovery.learning`, counted only
+  once there is enough data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeAlias
+
+from recovery.learning import LearnedSignal
+
+__all__ = [
+    "BAND_HIGH",
+    "BAND_LOW",
+    "CAUSES",
+    "GRADES",
+    "KIND_FIT",
+    "MONEY_KINDS",
+    "RESOURCE_KINDS",
+    "TIERS",
+    "ComplaintContext",
+    "Exclusion",
+    "GestureSpec",
+    "LearnedRates",
+    "Ranking",
+    "Suggestion",
+    "compensation_fit",
+    "rank_gestures",
+]
+
+CAUSES: tuple[str, ...] = (
+    "staff_conduct",
+    "product_quality",
+    "service_delay",
+    "failed_fix",
+    "pricing",
+    "ignored",
+    "other",
+)
+# Ordered mildest first: comparisons use the index.
+GRADES: tuple[str, ...] = ("good", "neutral", "bad", "ugly")
+TIERS: tuple[str, ...] = ("frontline", "lead", "manager", "executive")
+RESOURCE_KINDS: tuple[str, ...] = (
+    "money_now",
+    "money_later",
+    "exchange",
+    "redo_service",
+    "attention",
+)
+MONEY_KINDS: frozenset[str] = frozenset({"money_now", "money_later"})
+
+# The 60–150% band of the customer's loss where compensation wins loyalty back.
+BAND_LOW = Decimal("0.60")
+BAND_HIGH = Decimal("1.50")
+
+# How well each kind of resource repays each cause; 1.0 is "in kind" (Roschk & Gelbrich 2014).
+KIND_FIT: Mapping[str, Mapping[str, float]] = {
+    # Money for a monetary loss; credit is still money but only if they come back to spend it.
+    "pricing": {
+        "money_now": 1.0,
+        "money_later": 0.8,
+        "exchange": 0.3,
+        "redo_service": 0.3,
+        "attention": 0.4,
+    },
+    # A flawed product wants a working one; money back is second best.
+    "product_quality": {
+        "money_now": 0.6,
+        "money_later": 0.5,
+        "exchange": 1.0,
+        "redo_service": 0.5,
+        "attention": 0.4,
+    },
+    # Doing the same fix again is what already failed, so a replacement beats a redo.
+    "failed_fix": {
+        "money_now": 0.6,
+        "money_later": 0.5,
+        "exchange": 1.0,
+        "redo_service": 0.4,
+        "attention": 0.5,
+    },
+    # A failed service is repaid by doing it again, properly.
+    "service_delay": {
+        "money_now": 0.5,
+        "money_later": 0.6,
+        "exchange": 0.3,
+        "redo_service": 1.0,
+        "attention": 0.5,
+    },
+    # Neglect and rudeness are about how people were treated: money alone reads as a brush-off.
+    "ignored": {
+        "money_now": 0.3,
+        "money_later": 0.4,
+        "exchange": 0.2,
+        "redo_service": 0.3,
+        "attention": 1.0,
+    },
+    "staff_conduct": {
+        "money_now": 0.3,
+        "money_later": 0.4,
+        "exchange": 0.2,
+        "redo_service": 0.3,
+        "attention": 1.0,
+    },
+    # No known loss type, so no kind is preferred.
+    "other": dict.fromkeys(RESOURCE_KINDS, 0.6),
+}
+
+_KIND_PHRASE: Mapping[str, str] = {
+    "money_now": "money back",
+    "money_later": "credit",
+    "exchange": "a replacement",
+    "redo_service": "doing the service again",
+    "attention": "attention",
+}
+_CAUSE_WHO: Mapping[str, str] = {
+    "staff_conduct": "a customer who was treated badly by staff",
+    "product_quality": "a customer with a flawed product",
+    "service_delay": "a customer whose service was late",
+    "failed_fix": "a customer whose problem keeps coming back",
+    "pricing": "a customer who lost money on the price",
+    "ignored": "a customer who was ignored",
+    "other": "this customer",
+}
+_CAUSE_ABOUT: Mapping[str, str] = {
+    "staff_conduct": "staff conduct",
+    "product_quality": "product quality",
+    "service_delay": "a service delay",
+    "failed_fix": "a fix that keeps failing",
+    "pricing": "pricing",
+    "ignored": "being ignored",
+    "other": "other issues",
+}
+
+# Component weights. Cause fit leads: repaying in kind matters more than the size of the gesture.
+_WEIGHTS: Mapping[str, float] = {
+    "cause": 30.0,
+    "grade": 15.0,
+    "compensation": 15.0,
+    "value": 10.0,
+    "learned": 25.0,
+}
+# An ugly case will not come back for an expected remedy, so surprise counts most there.
+_SURPRISE_WEIGHT: Mapping[str, float] = {"good": 5.0, "neutral": 10.0, "bad": 15.0, "ugly": 30.0}
+# Each grade step a gesture sits below the case makes it feel that much lighter.
+_GRADE_STEP_PENALTY = 0.3
+# A gesture the customer has already had is mostly expected the second time.
+_REPEAT_SURPRISE_FACTOR = 0.25
+
+_CURRENCY_SYMBOL: Mapping[str, str] = {"GBP": "£", "EUR": "€", "USD": "$"}
+_CENT = Decimal("0.01")
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    symbol = _CURRENCY_SYMBOL.get(currency)
+    text = f"{amount.quantize(_CENT, rounding=ROUND_HALF_UP):,}"
+    return f"{symbol}{text}" if symbol else f"{currency} {text}"
+
+
+def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class GestureSpec:
+    """One playbook gesture as the ranking sees it.
+
+    When `cost_pct_of_loss` is set (e.g. 150 for "refund 150%"), both the cost and the value to the
+    customer are that share of the loss — money is worth its face value — and `cost` and
+    `perceived_value` are not used.
+    """
+
+    id: int | None
+    code: str
+    title: str
+    resource_kind: str
+    causes: frozenset[str]
+    cost: Decimal
+    cost_pct_of_loss: Decimal | None
+    perceived_value: Decimal
+    surprise: int
+    min_grade: str
+    approval_tier: str
+    per_customer_per_year: int
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.resource_kind, RESOURCE_KINDS, "resource kind")
+        _require(self.min_grade, GRADES, "grade")
+        _require(self.approval_tier, TIERS, "approval tier")
+        if not self.causes:
+            raise ValueError(f"gesture {self.code!r} fits no cause")
+        for cause in self.causes:
+            _require(cause, CAUSES, "cause")
+        if not 0 <= self.surprise <= 3:
+            raise ValueError(f"surprise must be 0–3, got {self.surprise}")
+        if self.per_customer_per_year < 1:
+            raise ValueError("per_customer_per_year must be at least 1")
+        if self.cost < 0 or self.perceived_value < 0:
+            raise ValueError("cost and perceived value cannot be negative")
+        if self.cost_pct_of_loss is not None and self.cost_pct_of_loss <= 0:
+            raise ValueError("cost_pct_of_loss must be positive when set")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, id: int | None = None) -> GestureSpec:
+        """Build from a STARTER_GESTURES entry (its `compensation_pct_of_loss` key)."""
+        pct = data.get("compensation_pct_of_loss")
+        return cls(
+            id=id,
+            code=data["code"],
+            title=data["title"],
+            resource_kind=data["resource_kind"],
+            causes=frozenset(data["causes"]),
+            cost=Decimal(str(data["cost"])),
+            cost_pct_of_loss=None if pct is None else Decimal(str(pct)),
+            perceived_value=Decimal(str(data["perceived_value"])),
+            surprise=int(data["surprise"]),
+            min_grade=data["min_grade"],
+            approval_tier=data["approval_tier"],
+            per_customer_per_year=int(data["per_customer_per_year"]),
+            active=bool(data.get("active", True)),
+        )
+
+    @property
+    def scales_with_loss(self) -> bool:
+        return self.cost_pct_of_loss is not None
+
+    def effective_cost(self, loss: Decimal) -> Decimal:
+        """What this gesture costs the company for a customer who lost `loss`, to the penny."""
+        if self.cost_pct_of_loss is None:
+            return self.cost.quantize(_CENT, rounding=ROUND_HALF_UP)
+        return (loss * self.cost_pct_of_loss / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+    def effective_value(self, loss: Decimal) -> Decimal:
+        """What this gesture is worth to the customer who lost `loss`."""
+        if self.cost_pct_of_loss is None:
+            return self.perceived_value
+        return self.effective_cost(loss)
+
+
+@dataclass(frozen=True)
+class ComplaintContext:
+    """What the ranking needs to know about the complaint and its customer."""
+
+    cause: str
+    grade: str
+    monetary_loss: Decimal
+    lifetime_value: Decimal
+    # Gesture code -> how many times this customer got it in the past 12 months.
+    received_gesture_counts_past_year: Mapping[str, int] = field(default_factory=dict)
+    # The most this case may spend; None means no cap.
+    budget: Decimal | None = None
+    currency: str = "GBP"
+
+    def __post_init__(self) -> None:
+        _require(self.cause, CAUSES, "cause")
+        _require(self.grade, GRADES, "grade")
+        if self.monetary_loss < 0:
+            raise ValueError("monetary_loss cannot be negative")
+
+
+# Gesture code -> learned signal for this complaint's cause (see recovery.learning.cell_signal).
+LearnedRates: TypeAlias = Mapping[str, LearnedSignal]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    gesture_id: int | None
+    gesture_code: str
+    title: str
+    rank: int
+    score: float
+    cost: Decimal
+    approval_tier: str
+    reasons: tuple[str, ...]
+    # Component name -> fit 0–1, only the components that counted; stored for the audit trail.
+    components: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    gesture_id: int | None
+    gesture_code: str
+    # One of: inactive, wrong_cause, below_grade, already_received, no_loss, over_budget.
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    # Best first, at most `limit` of them.
+    suggestions: tuple[Suggestion, ...]
+    # Every gesture that could not be offered, in input order, with the first reason that ruled it out.
+    excluded: tuple[Exclusion, ...]
+
+
+def compensation_fit(value: Decimal, loss: Decimal) -> float:
+    """How well a money gesture worth `value` is sized against a loss of `loss` (0–1).
+
+    Below 60% it is weak and rises toward the band; 60–150% is full fit; above 150% only the first
+    150% buys loyalty, so fit is the share of the money that still does. Needs `loss > 0`.
+    """
+    if loss <= 0:
+        raise ValueError("compensation_fit needs a positive loss")
+    ratio = value / loss
+    if ratio < BAND_LOW:
+        return float(Decimal("0.5") * ratio / BAND_LOW)
+    if ratio <= BAND_HIGH:
+        return 1.0
+    return float(BAND_HIGH / ratio)
+
+
+def _exclusion(gesture: GestureSpec, context: ComplaintContext) -> Exclusion | None:
+    def excluded(reason: str, detail: str) -> Exclusion:
+        return Exclusion(gesture.id, gesture.code, reason, detail)
+
+    if not gesture.active:
+        return excluded("inactive", "Switched off in the playbook")
+    if context.cause not in gesture.causes:
+        return excluded("wrong_cause", f"Not meant for complaints about {_CAUSE_ABOUT[context.cause]}")
+    if GRADES.index(context.grade) < GRADES.index(gesture.min_grade):
+        floor = "ugly cases" if gesture.min_grade == "ugly" else f"{gesture.min_grade} cases and worse"
+        return excluded("below_grade", f"Kept for {floor}; this one is {context.grade}")
+    received = context.received_gesture_counts_past_year.get(gesture.code, 0)
+    if received >= gesture.per_customer_per_year:
+        return excluded(
+            "already_received",
+            f"Already given to this customer {_times(received)} in the past year; "
+            f"the limit is {_times(gesture.per_customer_per_year)}",
+        )
+    if gesture.scales_with_loss and context.monetary_loss <= 0:
+        return excluded("no_loss", "Sized as a share of the customer's loss, and no loss is recorded")
+    cost = gesture.effective_cost(context.monetary_loss)
+    if context.budget is not None and cost > context.budget:
+        return excluded(
+            "over_budget",
+            f"Costs {_money(cost, context.currency)}, over the "
+            f"{_money(context.budget, context.currency)} budget for this case",
+        )
+    return None
+
+
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _cause_component(gesture: GestureSpec, cause: str) -> tuple[float, str | None]:
+    fit = KIND_FIT[cause][gesture.resource_kind]
+    kind, who = _KIND_PHRASE[gesture.resource_kind], _CAUSE_WHO[cause]
+    if fit >= 1.0:
+        return fit, f"Repays in kind: {kind} for {who}"
+    best = [k for k in RESOURCE_KINDS if KIND_FIT[cause][k] >= 1.0]
+    if not best:
+        return fit, None  # "other": no kind is better, nothing useful to tell the agent
+    best_phrase = " or ".join(_KIND_PHRASE[k] for k in best)
+    lead = "Partly repays in kind" if fit >= 0.5 else "Does not repay in kind"
+    return fit, f"{lead}: {best_phrase} suits {who} better than {kind}"
+
+
+def _grade_component(gesture: GestureSpec, grade: str) -> tuple[float, str]:
+    steps = GRADES.index(grade) - GRADES.index(gesture.min_grade)
+    if steps == 0:
+        return 1.0, f"Sized for {_a(grade)} {grade} case like this one"
+    fit = max(0.0, 1.0 - _GRADE_STEP_PENALTY * steps)
+    return fit, f"Lighter than {_a(grade)} {grade} case usually needs (open from {gesture.min_grade} cases up)"
+
+
+def _compensation_component(gesture: GestureSpec, context: ComplaintContext) -> tuple[float | None, str | None]:
+    if gesture.resource_kind not in MONEY_KINDS:
+        return None, None
+    loss = context.monetary_loss
+    if loss <= 0:
+        return None, "No monetary loss recorded, so the amount is not measured against one"
+    value = gesture.effective_value(loss)
+    fit = compensation_fit(value, loss)
+    loss_text = _money(loss, context.currency)
+    ratio = value / loss
+    pct = f"{ratio:.0%}"
+    if ratio < BAND_LOW:
+        return fit, (
+            f"Only {pct} of the customer's {loss_text} loss — below the 60% where "
+            "compensation starts to win loyalty back"
+        )
+    if ratio <= BAND_HIGH:
+        return fit, f"Within the 60–150% band of the customer's {loss_text} loss"
+    return fit, f"{pct} of the customer's {loss_text} loss — beyond 150% more money does not buy more loyalty"
+
+
+def _surprise_component(gesture: GestureSpec, context: ComplaintContext) -> tuple[float, str]:
+    received = context.received_gesture_counts_past_year.get(gesture.code, 0)
+    fit = gesture.surprise / 3
+    if gesture.surprise == 0:
+        return fit, "What the customer would expect — no surprise"
+    if received:
+        return fit * _REPEAT_SURPRISE_FACTOR, (
+            f"Already given to this customer {_times(received)} this year — no longer a surprise"
+        )
+    if gesture.surprise == 1:
+        return fit, "New to this customer — a little more than they expect"
+    return fit, "New to this customer — a real surprise"
+
+
+def _value_component(gesture: GestureSpec, context: ComplaintContext) -> tuple[float, str | None]:
+    cost = gesture.effective_cost(context.monetary_loss)
+    value = gesture.effective_value(context.monetary_loss)
+    # value / (value + cost): 1.0 when free, 0.5 at face value, higher when it feels worth more.
+    fit = 1.0 if cost == 0 else float(value / (value + cost))
+    reason: str | None = None
+    if cost == 0:
+        reason = "Costs nothing but time"
+    elif value > cost:
+        reason = f"Feels worth {_money(value, context.currency)} to the customer for {_money(cost, context.currency)}"
+    ltv = context.lifetime_value
+    if cost > 0 and 0 < ltv < cost:
+        # Spending more than the customer ever brought in rarely pays back.
+        fit *= 0.5
+        reason = f"Costs more than the {_money(ltv, context.currency)} this customer has spent with us"
+    return fit, reason
+
+
+def _score(
+    gesture: GestureSpec, context: ComplaintContext, learned: LearnedRates | None
+) -> tuple[float, tuple[str, ...], dict[str, float]]:
+    parts: list[tuple[str, float, float, str | None]] = []  # name, weight, fit, reason
+
+    fit, reason = _cause_component(gesture, context.cause)
+    parts.append(("cause", _WEIGHTS["cause"], fit, reason))
+    fit, reason = _grade_component(gesture, context.grade)
+    parts.append(("grade", _WEIGHTS["grade"], fit, reason))
+    band_fit, reason = _compensation_component(gesture, context)
+    if band_fit is not None:
+        parts.append(("compensation", _WEIGHTS["compensation"], band_fit, reason))
+    elif reason is not None:
+        parts.append(("compensation", 0.0, 0.0, reason))
+    fit, reason = _surprise_component(gesture, context)
+    parts.append(("surprise", _SURPRISE_WEIGHT[context.grade], fit, reason))
+    fit, reason = _value_component(gesture, context)
+    parts.append(("value", _WEIGHTS["value"], fit, reason))
+    if learned is not None:
+        signal = learned.get(gesture.code)
+        if signal is None:
+            parts.append(
+                (
+                    "learned",
+                    0.0,
+                    0.0,
+                    "Too little data yet to know how often it brings customers back (n=0)",
+                )
+            )
+        elif signal.insufficient_data:
+            # Shown, but not scored: a handful of outcomes is noise.
+            parts.append(("learned", 0.0, 0.0, signal.label))
+        else:
+            parts.append(("learned", _WEIGHTS["learned"], signal.rate, signal.label))
+
+    counted = [(name, weight, fit) for name, weight, fit, _ in parts if weight > 0]
+    total_weight = sum(weight for _, weight, _ in counted)
+    score = round(100 * sum(weight * fit for _, weight, fit in counted) / total_weight, 1)
+    reasons = tuple(reason for *_, reason in parts if reason)
+    components = {name: round(fit, 4) for name, _, fit in counted}
+    return score, reasons, components
+
+
+def rank_gestures(
+    gestures: Iterable[GestureSpec],
+    context: ComplaintContext,
+    learned: LearnedRates | None = None,
+    *,
+    limit: int | None = 3,
+) -> Ranking:
+    """The best `limit` gestures for this complaint (all when None), and why the rest are out.
+
+    Deterministic for the same inputs (pass Thompson samples in `learned` from a seeded rng when
+    you need repeatable draws). Equal scores, compared at one decimal, are ordered by code.
+    """
+    scored: list[tuple[float, GestureSpec, tuple[str, ...], dict[str, float]]] = []
+    excluded: list[Exclusion] = []
+    for gesture in gestures:
+        exclusion = _exclusion(gesture, context)
+        if exclusion is not None:
+            excluded.append(exclusion)
+            continue
+        score, reasons, components = _score(gesture, context, learned)
+        scored.append((score, gesture, reasons, components))
+
+    scored.sort(key=lambda item: (-item[0], item[1].code))
+    if limit is not None:
+        scored = scored[:limit]
+    suggestions = tuple(
+        Suggestion(
+            gesture_id=gesture.id,
+            gesture_code=gesture.code,
+            title=gesture.title,
+            rank=rank,
+            score=score,
+            cost=gesture.effective_cost(context.monetary_loss),
+            approval_tier=gesture.approval_tier,
+            reasons=reasons,
+            components=components,
+        )
+        for rank, (score, gesture, reasons, components) in enumerate(scored, start=1)
+    )
+    return Ranking(suggestions=suggestions, excluded=tuple(excluded))
