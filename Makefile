@@ -24,6 +24,7 @@ migrate: setup
 
 run: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_recovery_demo
 	PORT=$(PORT) bin/run
 
 test: setup

@@ -7,6 +7,7 @@ from cxrecovery import views
 
 api_v1 = [
     path("", include("tickets.api.urls")),
+    path("", include("recovery.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -18,5 +19,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("recovery.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,1 @@
+from recovery.admin import escalation, offers, outcomes  # noqa: F401

@@ -1,0 +1,5 @@
+"""API for escalation."""
+
+
+def register(router) -> None:
+    """Add this area's viewsets to the v1 router."""

@@ -1,0 +1,1 @@
+"""Complaint-page panels for escalation (registered with tickets.panels)."""

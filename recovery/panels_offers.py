@@ -1,0 +1,1 @@
+"""Complaint-page panels for offers (registered with tickets.panels)."""

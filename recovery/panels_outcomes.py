@@ -1,0 +1,1 @@
+"""Complaint-page panels for outcomes (registered with tickets.panels)."""

@@ -1,0 +1,1 @@
+"""Receivers of tickets' domain events (tickets.signals). Each queues work on commit."""

@@ -1,0 +1,3 @@
+"""Browser views for escalation."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Browser views for outcomes."""
+
+urlpatterns: list = []
