@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cxrecovery.context.navigation",
             ],
         },
     },
@@ -179,7 +180,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "cxrecovery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker outage must not hang a request: give up publishing quickly; sweeps pick the work up later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Escalation: deadlines passed, grades drifting as hours pass, complaints never assessed, reminders.
+    "recovery-sla-sweep": {"task": "recovery.sla_sweep", "schedule": 60.0, "options": {"expires": 55}},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -226,6 +230,41 @@ SPECTACULAR_SETTINGS = {
 
 # Domain settings.
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "GBP")
+
+# Outcome tracking (docs/outcomes-and-metrics.md): watch windows opened when a complaint is resolved,
+# and how long computed outcome metrics are served from the cache (0 turns the cache off).
+try:
+    _windows = os.environ.get("OUTCOME_WINDOWS_DAYS") or "30,60,90"
+    OUTCOME_WINDOWS_DAYS = tuple(sorted({int(days) for days in _windows.split(",") if days.strip()}))
+except ValueError:
+    raise ImproperlyConfigured("OUTCOME_WINDOWS_DAYS must be whole numbers of days separated by commas, e.g. 30,60,90.")
+if not OUTCOME_WINDOWS_DAYS or not all(0 < days <= 3650 for days in OUTCOME_WINDOWS_DAYS):
+    raise ImproperlyConfigured("OUTCOME_WINDOWS_DAYS needs at least one window between 1 and 3650 days.")
+METRICS_CACHE_SECONDS = int(os.environ.get("METRICS_CACHE_SECONDS") or "600")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "recovery-outcomes-settle": {"task": "recovery.tasks.outcomes.outcome_windows_settle_task", "schedule": 900.0},
+        "recovery-outcomes-reconcile": {"task": "recovery.tasks.outcomes.outcome_reconcile_task", "schedule": 600.0},
+        "recovery-gesture-learning": {"task": "recovery.tasks.outcomes.gesture_learning_recompute_task", "schedule": 3600.0},
+        "recovery-metrics-refresh": {"task": "recovery.tasks.outcomes.outcome_metrics_refresh_task", "schedule": 300.0},
+    }
+)
+
+# Approvals (docs/playbook-and-approvals.md): a request not decided within REMIND hours reminds its
+# approvers once; one not decided within ESCALATE hours moves one tier up.
+try:
+    APPROVAL_REMIND_AFTER_HOURS = float(os.environ.get("APPROVAL_REMIND_AFTER_HOURS", "24"))
+    APPROVAL_ESCALATE_AFTER_HOURS = float(os.environ.get("APPROVAL_ESCALATE_AFTER_HOURS", "48"))
+except ValueError:
+    raise ImproperlyConfigured("APPROVAL_REMIND_AFTER_HOURS and APPROVAL_ESCALATE_AFTER_HOURS are hours, e.g. 24 or 0.5.")
+if not 0 < APPROVAL_REMIND_AFTER_HOURS < APPROVAL_ESCALATE_AFTER_HOURS:
+    raise ImproperlyConfigured(
+        "APPROVAL_REMIND_AFTER_HOURS must be above 0 and below APPROVAL_ESCALATE_AFTER_HOURS (the reminder comes first)."
+    )
+CELERY_BEAT_SCHEDULE["recovery-approvals-sweep"] = {
+    "task": "recovery.tasks.offers.approval_requests_sweep_task",
+    "schedule": 900.0,
+}
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("tickets.urls")),
+    path("", include("notifications.urls")),
     path("", include("recovery.urls")),
     path("api/v1/", include(api_v1)),
 ]

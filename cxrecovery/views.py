@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 
+from cxrecovery.context import url_or_none
+from tickets.models import Role
 from tickets.permissions import user_role
+
+NO_ROLE_MESSAGE = (
+    "You are signed in, but your account has no support role yet. "
+    "Ask an administrator to add you to the agent, lead, manager or executive group."
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Where `/` leads: sign-in, the queue, or for an executive the approvals (once that page exists)."""
     if not request.user.is_authenticated:
         return redirect("login")
-    return render(request, "home.html", {"role": user_role(request.user)})
+    role = user_role(request.user)
+    if role is None:
+        raise PermissionDenied(NO_ROLE_MESSAGE)
+    if role == Role.EXECUTIVE and (approvals := url_or_none("recovery:approvals")):
+        return redirect(approvals)
+    return redirect("tickets:queue")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -118,3 +118,15 @@ def customer(db):
 @pytest.fixture
 def complaint(db):
     return ComplaintFactory()
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests (real workers, live servers, races) flush the database when they end, and with it the
+    rows the data migrations created: role groups, default escalation rules, the starter playbook. Give each of them
+    serialized rollback, so every transactional test starts from the migrated data whatever ran before it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker else {}
+        transactional = kwargs.get("transaction") or "live_server" in getattr(item, "fixturenames", ())
+        if transactional and "serialized_rollback" not in kwargs:
+            item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}))

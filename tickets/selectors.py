@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+import base64
+import json
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import reduce
+from types import SimpleNamespace
+from typing import Any
 
-from tickets.models import Comment, Complaint, Customer, TimelineEvent, pk_from_reference
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Case, Count, F, Model, OrderBy, Prefetch, Q, QuerySet, Value, When
+from django.http import QueryDict
+from django.utils import timezone
+
+from tickets.filters import ComplaintFilter
+from tickets.models import OPEN_STATUSES, Comment, Complaint, Customer, Role, TimelineEvent, pk_from_reference
 
 
 def complaint_list() -> QuerySet[Complaint]:
@@ -36,4 +52,294 @@ def customer_get(*, customer_id: int) -> Customer | None:
         Customer.objects.prefetch_related("references", Prefetch("complaints", queryset=recent))
         .filter(pk=customer_id)
         .first()
+    )
+
+
+# --- the agent's queue (browser) -----------------------------------------------------------------
+# Keyset ("seek") pagination: a page starts where the previous one ended, found through the sort key and
+# the id, so page 4,000 costs what page 1 costs. Never OFFSET and never COUNT(*) over the filtered set.
+
+QUEUE_PAGE_SIZE = 50
+CUSTOMER_SUGGESTION_LIMIT = 8
+CUSTOMER_HISTORY_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class KeysetKey:
+    """One column of a keyset ordering. NULLs of a nullable column sort last (first when read backwards)."""
+
+    field: str
+    descending: bool
+    nullable: bool = False
+    nulls_last: bool = True
+
+    def order_expression(self) -> OrderBy:
+        expression = F(self.field)
+        nulls = {"nulls_last": True} if self.nulls_last else {"nulls_first": True}
+        if not self.nullable:
+            nulls = {}
+        return expression.desc(**nulls) if self.descending else expression.asc(**nulls)
+
+    def reversed(self) -> KeysetKey:
+        return KeysetKey(self.field, not self.descending, self.nullable, not self.nulls_last)
+
+    def after(self, value: Any) -> Q | None:
+        """Rows strictly after `value` on this column alone; None when no row can be."""
+        if value is None:
+            return None if self.nulls_last else Q(**{f"{self.field}__isnull": False})
+        condition = Q(**{f"{self.field}__{'lt' if self.descending else 'gt'}": value})
+        if self.nullable and self.nulls_last:
+            condition |= Q(**{f"{self.field}__isnull": True})
+        return condition
+
+    def at_or_after(self, value: Any) -> Q | None:
+        """A looser bound that lets the database seek into an index (NOT NULL columns only)."""
+        if self.nullable or value is None:
+            return None
+        return Q(**{f"{self.field}__{'lte' if self.descending else 'gte'}": value})
+
+    def equal(self, value: Any) -> Q:
+        return Q(**{f"{self.field}__isnull": True}) if value is None else Q(**{self.field: value})
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _cursor_value(value: Any) -> Any:
+    # Full precision: DjangoJSONEncoder would cut datetimes to milliseconds and the seek would skip rows.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def keyset_encode(*, direction: str, values: list[Any]) -> str:
+    raw = json.dumps([direction, [_cursor_value(v) for v in values]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def keyset_decode(cursor: str | None, *, keys: tuple[KeysetKey, ...], model: type[Model]) -> tuple[str, list[Any]] | None:
+    """The (direction, values) in a cursor, typed for the key columns; None for a missing or tampered cursor."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, values = json.loads(raw)
+        if direction not in ("next", "prev") or not isinstance(values, list) or len(values) != len(keys):
+            return None
+        typed = [
+            None if value is None else model._meta.get_field(key.field).to_python(value)
+            for key, value in zip(keys, values, strict=True)
+        ]
+    except (ValueError, TypeError, DjangoValidationError, FieldDoesNotExist):
+        return None
+    return direction, typed
+
+
+def _keyset_after(keys: tuple[KeysetKey, ...], values: list[Any]) -> Q | None:
+    """Rows after the row with these key values: (k1 after v1) or (k1 = v1 and k2 after v2) or ..."""
+    branches: list[Q] = []
+    prefix = Q()
+    for key, value in zip(keys, values, strict=True):
+        after = key.after(value)
+        if after is not None:
+            branches.append(prefix & after)
+        prefix &= key.equal(value)
+    if not branches:
+        return None
+    condition = reduce(operator.or_, branches)
+    bound = keys[0].at_or_after(values[0])
+    return condition & bound if bound is not None else condition
+
+
+def _key_values(row: Any, keys: tuple[KeysetKey, ...]) -> list[Any]:
+    return [getattr(row, key.field) for key in keys]
+
+
+def keyset_page(
+    queryset: QuerySet, *, keys: tuple[KeysetKey, ...], cursor: str | None, size: int = QUEUE_PAGE_SIZE
+) -> KeysetPage:
+    """One page of `queryset` in `keys` order (the last key must be unique, e.g. id), and cursors to its neighbours.
+
+    One query per page (two only when paging back onto the first page). A cursor that no longer decodes
+    starts from the top instead of failing.
+    """
+    decoded = keyset_decode(cursor, keys=keys, model=queryset.model)
+    if decoded is not None and decoded[0] == "prev":
+        backwards = tuple(key.reversed() for key in keys)
+        condition = _keyset_after(backwards, decoded[1])
+        rows = list(
+            (queryset.filter(condition) if condition is not None else queryset.none()).order_by(
+                *(key.order_expression() for key in backwards)
+            )[: size + 1]
+        )
+        if len(rows) <= size:
+            # Back at the top: show a full first page rather than a short one.
+            return keyset_page(queryset, keys=keys, cursor=None, size=size)
+        rows = rows[:size][::-1]
+        return KeysetPage(
+            items=rows,
+            next_cursor=keyset_encode(direction="next", values=_key_values(rows[-1], keys)),
+            previous_cursor=keyset_encode(direction="prev", values=_key_values(rows[0], keys)),
+        )
+    ordered = queryset.order_by(*(key.order_expression() for key in keys))
+    if decoded is not None:
+        condition = _keyset_after(keys, decoded[1])
+        ordered = ordered.filter(condition) if condition is not None else ordered.none()
+    rows = list(ordered[: size + 1])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(
+        items=rows,
+        next_cursor=keyset_encode(direction="next", values=_key_values(rows[-1], keys)) if has_next and rows else None,
+        previous_cursor=(
+            keyset_encode(direction="prev", values=_key_values(rows[0], keys)) if decoded is not None and rows else None
+        ),
+    )
+
+
+# Sortable queue columns: URL value -> column. "-" in front sorts descending; the id breaks ties.
+QUEUE_SORT_FIELDS: dict[str, tuple[str, bool]] = {
+    # name: (model field, nullable)
+    "created": ("created_at", False),
+    "updated": ("updated_at", False),
+    "severity": ("severity", False),
+    "risk": ("risk_score", True),
+    "due": ("response_due_at", True),
+}
+QUEUE_DEFAULT_SORT = "-created"
+
+
+def queue_sort_keys(sort: str) -> tuple[str, tuple[KeysetKey, ...]]:
+    """The normalised sort name and its keyset keys; unknown names fall back to newest first."""
+    name = sort.lstrip("-")
+    if name not in QUEUE_SORT_FIELDS:
+        sort, name = QUEUE_DEFAULT_SORT, QUEUE_DEFAULT_SORT.lstrip("-")
+    descending = sort.startswith("-")
+    field, nullable = QUEUE_SORT_FIELDS[name]
+    return sort, (KeysetKey(field, descending, nullable), KeysetKey("id", descending))
+
+
+@dataclass
+class QueuePage:
+    complaints: list[Complaint]
+    filterset: Any
+    sort: str
+    next_cursor: str | None
+    previous_cursor: str | None
+    now: datetime
+
+
+def complaint_is_overdue(complaint: Complaint, *, now: datetime) -> bool:
+    """Open and past a deadline: no first response by the response deadline, or not resolved by the resolution one."""
+    if not complaint.is_open:
+        return False
+    response_late = (
+        complaint.response_due_at is not None and complaint.first_response_at is None and complaint.response_due_at < now
+    )
+    return response_late or (complaint.resolution_due_at is not None and complaint.resolution_due_at < now)
+
+
+def queue_filter_params(query: QueryDict) -> QueryDict:
+    """The filter values of a queue URL as ComplaintFilter reads them.
+
+    Empty fields are dropped (a submitted form sends them all). Without a status the queue shows open
+    complaints; status=all shows every status.
+    """
+    params = QueryDict(mutable=True)
+    for name in ComplaintFilter.base_filters:
+        values = [value for value in query.getlist(name) if value.strip()]
+        if values:
+            params.setlist(name, values)
+    if "all" in params.getlist("status"):
+        del params["status"]
+    elif "status" not in params and "is_open" not in params:
+        params["is_open"] = "true"
+    return params
+
+
+def complaint_queue_page(
+    *, params: QueryDict, user: Any, sort: str = QUEUE_DEFAULT_SORT, cursor: str | None = None,
+    size: int = QUEUE_PAGE_SIZE,
+) -> QueuePage:
+    """One page of the browser queue, exactly as /complaints/?<params> shows it (without the status counts).
+
+    `params` are the URL's query parameters: the API's ComplaintFilter values (open complaints unless a
+    status is given; invalid values are reported on `filterset.errors` and ignored). `user` resolves
+    assignee=me. Sorted by `sort` (see QUEUE_SORT_FIELDS) and keyset-paginated from `cursor`. One query.
+    """
+    filterset = ComplaintFilter(
+        data=queue_filter_params(params), queryset=complaint_list(), request=SimpleNamespace(user=user)
+    )
+    queryset = filterset.qs
+    # MultipleChoiceFilter asks for DISTINCT, but no filter joins a to-many relation, so rows are unique
+    # already; without DISTINCT the database can read the rows in index order and stop after one page.
+    queryset.query.distinct = False
+    sort, keys = queue_sort_keys(sort)
+    page = keyset_page(queryset, keys=keys, cursor=cursor, size=size)
+    now = timezone.now()
+    for complaint in page.items:
+        complaint.overdue = complaint_is_overdue(complaint, now=now)
+    return QueuePage(
+        complaints=page.items,
+        filterset=filterset,
+        sort=sort,
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+        now=now,
+    )
+
+
+def complaint_open_status_counts() -> dict[str, int]:
+    """How many open complaints are in each open status: one GROUP BY over the status index."""
+    rows = (
+        Complaint.objects.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    counts = {status: 0 for status in OPEN_STATUSES}
+    counts.update(dict(rows))
+    return counts
+
+
+def customer_suggest(*, text: str, limit: int = CUSTOMER_SUGGESTION_LIMIT) -> list[Customer]:
+    """Customers whose email or name contains `text` (at least 2 characters), emails starting with it first."""
+    text = (text or "").strip()
+    if len(text) < 2:
+        return []
+    lowered = text.lower()
+    return list(
+        Customer.objects.filter(Q(email__icontains=lowered) | Q(name__icontains=text))
+        .annotate(
+            starts=Case(When(email__startswith=lowered, then=Value(0)), default=Value(1)),
+            complaint_count=Count("complaints"),
+        )
+        .order_by("starts", "email", "id")[:limit]
+    )
+
+
+def customer_complaint_history(*, complaint: Complaint, limit: int = CUSTOMER_HISTORY_LIMIT) -> list[Complaint]:
+    """The customer's other complaints, newest first (at most `limit` + 1, so callers can tell there are more)."""
+    return list(
+        Complaint.objects.filter(customer_id=complaint.customer_id)
+        .exclude(pk=complaint.pk)
+        .order_by("-created_at", "-id")[: limit + 1]
+    )
+
+
+def staff_assignable() -> QuerySet:
+    """Active people with a support role (or superusers), who may be assigned complaints."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name__in=Role.values) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
     )

@@ -1,0 +1,16 @@
+"""Browser pages of the agent's desk. The REST API is routed separately (tickets/api/urls.py)."""
+
+from django.urls import path
+
+from tickets import views
+
+app_name = "tickets"
+urlpatterns = [
+    path("complaints/", views.queue, name="queue"),
+    path("complaints/new/", views.complaint_new, name="new"),
+    path("complaints/new/customers/", views.customer_lookup, name="customer_lookup"),
+    path("complaints/<str:reference>/", views.complaint_detail, name="detail"),
+    path("complaints/<str:reference>/notes/", views.complaint_comment, name="comment"),
+    path("complaints/<str:reference>/status/", views.complaint_transition, name="transition"),
+    path("complaints/<str:reference>/assign/", views.complaint_assign, name="assign"),
+]
