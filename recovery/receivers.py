@@ -1,1 +1,28 @@
-"""Receivers of tickets' domain events (tickets.signals). Each queues work on commit."""
+"""Recovery listens to tickets' domain events: every logged or changed complaint is graded and run
+through the escalation rules, in a task queued after the transaction commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from cxrecovery.queue import enqueue_on_commit
+from recovery.tasks.escalation import complaint_assess_task
+from tickets.signals import complaint_changed, complaint_logged
+
+# Changes that cannot move a grade or a rule: not worth an assessment. Everything else (including fields
+# added later) is assessed; the fingerprint makes an assessment of an unchanged complaint a no-op.
+COSMETIC_FIELDS = frozenset({"subject", "description", "currency", "occurred_at", "assignee"})
+
+
+@receiver(complaint_logged, dispatch_uid="recovery.assess_logged_complaint")
+def assess_logged_complaint(sender: Any, complaint_id: int, **kwargs: Any) -> None:
+    enqueue_on_commit(complaint_assess_task, complaint_id, "logged")
+
+
+@receiver(complaint_changed, dispatch_uid="recovery.assess_changed_complaint")
+def assess_changed_complaint(sender: Any, complaint_id: int, changed: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+    if changed and set(changed) <= COSMETIC_FIELDS:
+        return
+    enqueue_on_commit(complaint_assess_task, complaint_id, "changed")
