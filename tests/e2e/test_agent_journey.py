@@ -1,5 +1,6 @@
 """The agent's day in a real browser: sign in, log a complaint (one failed validation first), find it in the
-queue with a filter, open it, add a note, change its status, sign out. Saves the README screenshots."""
+queue with a filter, open it, add a note, change its status, sign out. Takes the README screenshots
+(written to docs/screenshots/ with CX_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,12 @@ def sign_in(page, username: str = "agent", password: str = "agent-demo-pass") ->
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_agent_journey_in_chromium(desktop_page):
+def test_agent_journey_in_chromium(desktop_page, tmp_path):
     from playwright.sync_api import expect
 
     page = desktop_page
+    # The README's screenshots are renewed on request only, so a test run leaves the tree clean.
+    shots = SCREENSHOTS if os.environ.get("CX_UPDATE_SCREENSHOTS") else tmp_path
     seed_demo()
 
     # Sign in as the demo agent: "/" leads to the queue.
@@ -51,7 +54,7 @@ def test_agent_journey_in_chromium(desktop_page):
     expect(page).to_have_title(re.compile(r"^Queue"))
     expect(page.locator("table.queue tbody tr").first).to_be_visible()
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"))
+    page.screenshot(path=str(shots / "queue.png"))
 
     # Log a complaint: an existing customer is offered while typing the email.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Log complaint").click()
@@ -120,7 +123,7 @@ def test_agent_journey_in_chromium(desktop_page):
     page.locator("#flash").evaluate("el => el.innerHTML = ''")  # the screenshot shows the page, not the toast
     page.set_viewport_size({"width": 1280, "height": 1500})
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / "complaint.png"))
+    page.screenshot(path=str(shots / "complaint.png"))
 
     # Sign out: the desk is closed again.
     page.get_by_role("button", name="Sign out").click()
