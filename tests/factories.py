@@ -24,7 +24,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         if create and extracted:
-            self.groups.add(Group.objects.get(name=extracted))
+            # get_or_create: a transactional test that ran before may have flushed the migrated groups.
+            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
