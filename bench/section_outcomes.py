@@ -204,19 +204,3 @@ def outcomes(ctx: Context) -> None:
         ctx.fail(f"a second sweep changed {again.changed} windows; it must change none")
     ctx.check("second sweep (nothing due)", second, "s", at_most=1.0)
 
-    # The usual case: intake closed the windows with a return as the activity came in, so the sweep only
-    # settles the ones without. Reopen those and time that sweep too (recorded, no target).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE recovery_outcomewindow SET state = 'pending', settled_at = NULL WHERE state = 'not_returned'"
-        )
-        reopened = cursor.rowcount
-        cursor.execute("VACUUM ANALYZE recovery_outcomewindow")
-        cursor.execute("CHECKPOINT")
-    started = time.monotonic()
-    usual = outcome_windows_settle()
-    elapsed = time.monotonic() - started
-    if usual.changed != reopened or usual.returned:
-        ctx.fail(f"the usual-case sweep settled {usual.changed:,} ({usual.returned:,} returned), expected {reopened:,} not returned")
-    ctx.log(f"usual case: settled {reopened:,} windows without a return in {elapsed:.1f}s")
-    ctx.record(f"settle {reopened:,} windows, returns already closed by intake", elapsed, "s")

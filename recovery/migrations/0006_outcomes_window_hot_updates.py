@@ -5,7 +5,7 @@ rewrite all indexes of the row; a plain ends_at index and fillfactor 40 (Postgre
 update a window within its page without touching any index (a HOT update). A settled window is about a
 quarter larger than a pending one (settled_at, returned_at, revenue filled in): at 50 a fifth of them no
 longer fit their page; at 40 they all do. On 1,000,000 outcomes
-(3,000,000 windows) on the CI machine that took one sweep from 70–100 s down to 20–45 s
+(3,000,000 windows) on the CI machine that took one sweep from 76–120 s down to about 22 s
 (docs/outcomes-and-metrics.md, "Benchmark").
 The outcome_id index is dropped too: the unique (outcome, days) index already starts with it.
 """
