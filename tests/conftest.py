@@ -120,13 +120,37 @@ def complaint(db):
     return ComplaintFactory()
 
 
-def pytest_collection_modifyitems(items):
-    """Transactional tests (real workers, live servers, races) flush the database when they end, and with it the
-    rows the data migrations created: role groups, default escalation rules, the starter playbook. Give each of them
-    serialized rollback, so every transactional test starts from the migrated data whatever ran before it."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        kwargs = dict(marker.kwargs) if marker else {}
-        transactional = kwargs.get("transaction") or "live_server" in getattr(item, "fixturenames", ())
-        if transactional and "serialized_rollback" not in kwargs:
-            item.add_marker(pytest.mark.django_db(**{**kwargs, "transaction": True, "serialized_rollback": True}))
+# The rows the data migrations create (role groups, default escalation rules, the starter playbook and the
+# approval limits). Each loader is idempotent.
+_REFERENCE_LOADERS = [
+    ("tickets.migrations.0002_roles", "create_roles"),
+    ("recovery.migrations.0002_escalation_defaults", "load_rules"),
+    ("recovery.migrations.0003_starter_playbook", "load"),
+]
+
+
+def reference_data_ensure() -> None:
+    """Put the migrated reference rows back when a transactional test flushed them away."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name="agent").exists():
+        return  # a flush removes every table at once; the role groups stand for all of them
+    for module, function in _REFERENCE_LOADERS:
+        getattr(import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Every database test starts with the migrated reference data, whatever ran before it.
+
+    A transactional test (real workers, live servers, races) ends with a flush of every table, and with it go the
+    rows the data migrations created. Django re-creates content types and permissions after a flush; this puts
+    back the rest, before the test and inside its transaction when it has one."""
+    fixtures = request.fixturenames
+    if request.node.get_closest_marker("django_db") is None and not {"db", "transactional_db", "live_server"} & set(fixtures):
+        return
+    request.getfixturevalue("db")
+    reference_data_ensure()

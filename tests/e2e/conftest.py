@@ -27,26 +27,14 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-# The database as the migrations left it, serialized before Playwright starts (see pytest_runtest_teardown).
-_INITIAL_DATA: dict[str, str] = {}
-
-
 @pytest.fixture(scope="session")
 def browser(django_db_setup, django_db_blocker) -> Iterator:
     if not CHROMIUM.exists():
         require_service(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    from django.db import connections
     from playwright.sync_api import expect, sync_playwright
 
     # Generous waits: CI machines run the suite under load, and a slow answer is not a broken page.
     expect.set_options(timeout=15_000)
-
-    connection = connections["default"]
-    _INITIAL_DATA["name"] = connection.settings_dict["NAME"]
-    with django_db_blocker.unblock():
-        _INITIAL_DATA["default"] = getattr(connection, "_test_serialized_contents", None) or (
-            connection.creation.serialize_db_to_string()
-        )
 
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -104,27 +92,3 @@ def desktop_page(browser, live_server) -> Iterator:
 @pytest.fixture
 def phone_page(browser, live_server) -> Iterator:
     yield from _page(browser, live_server, PHONE)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After a browser test, put the database back as the migrations left it (roles, default rules, playbook).
-
-    A transactional test ends with a flush of every table, and while Playwright's event loop runs, Django
-    hands the test a fresh connection object that no longer carries the serialized start state, so the
-    flush even re-creates content types with new ids. The tests after this one expect the original rows.
-    """
-    yield
-    # After the last test the test database is already gone: never touch the real one.
-    if nextitem is None or item.get_closest_marker("e2e") is None or "default" not in _INITIAL_DATA:
-        return
-    from django.core.management import call_command
-    from django.db import connections
-    from pytest_django.plugin import blocking_manager_key
-
-    if connections["default"].settings_dict["NAME"] != _INITIAL_DATA["name"]:
-        return
-    with item.config.stash[blocking_manager_key].unblock():
-        # Sequences keep counting (as in Django's own flush between tests), so restored ids never collide.
-        call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False)
-        connections["default"].creation.deserialize_db_from_string(_INITIAL_DATA["default"])

@@ -16,7 +16,7 @@ from django.db.models import F
 from tests.e2e.conftest import SCREENSHOTS
 from tickets.models import Comment, Complaint
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SUBJECT = "Gift card rejected at the till, twice"
 DESCRIPTION = "Hannah tried to pay with the gift card we sent after her last complaint. The till refused it twice, in front of a queue."

@@ -9,7 +9,7 @@ from recovery.models import Escalation
 from tickets import services as ticket_services
 from tickets.actors import ActorRef
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 

@@ -9,7 +9,7 @@ import pytest
 from recovery.models import ApprovalRequest, Offer
 from tests.recovery.offers_factories import complaint
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 

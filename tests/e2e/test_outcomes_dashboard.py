@@ -12,7 +12,7 @@ from django.utils import timezone
 from tests.factories import UserFactory
 from tests.recovery.outcomes_factories import add_activity, make_gesture, make_resolved_complaint, open_outcome
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 WIDEST = """Array.from(document.querySelectorAll('body *'))

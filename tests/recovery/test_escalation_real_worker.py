@@ -15,7 +15,7 @@ from tickets.models import Complaint
 # The worker fixture lives with the other real-service tests; naming it here makes pytest offer it.
 celery_worker_process = real.celery_worker_process
 
-pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_logged_ugly_complaint_is_escalated_by_the_worker(celery_worker_process, executive, agent):

@@ -271,7 +271,7 @@ def test_run_sweeps_runs_every_sweep_once(lead, senior):
 # --- real concurrency (PostgreSQL) -------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_assessments_of_one_complaint_escalate_once(request):
     if connection.vendor != "postgresql":
         require_service("needs PostgreSQL: set DATABASE_URL=postgres://...")

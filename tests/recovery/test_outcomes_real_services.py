@@ -17,7 +17,7 @@ from tests.recovery.outcomes_factories import make_resolved_complaint
 from tests.test_real_services import celery_worker_process, wait_for  # noqa: F401 - the worker fixture
 from tickets.models import ApiKey
 
-pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
 
 def _worker_log(path) -> str:
