@@ -83,25 +83,39 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
             fields={"customer": ["Give an email or an external_id."]},
         )
     customer = None
+    created = False
     if data.external_id:
         ref = CustomerReference.objects.select_related("customer").filter(
             source=source, external_id=data.external_id
         ).first()
         customer = ref.customer if ref else None
-    if customer is None and email:
-        customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": data.name or ""})
     if customer is None:
-        customer = Customer.objects.create(name=data.name or "")
+        # A new customer is created with everything the source sent, so it needs no update afterwards.
+        fields = _customer_fields(data)
+        if email:
+            customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
+        else:
+            customer, created = Customer.objects.create(**fields), True
     if data.external_id:
-        with transaction.atomic():
-            ref, created = CustomerReference.objects.get_or_create(
-                source=source, external_id=data.external_id, defaults={"customer": customer}
-            )
-        if not created and ref.customer_id != customer.pk:
+        # get_or_create inserts in its own savepoint and reads the winner's row after an IntegrityError.
+        ref, ref_created = CustomerReference.objects.get_or_create(
+            source=source, external_id=data.external_id, defaults={"customer": customer}
+        )
+        if not ref_created and ref.customer_id != customer.pk:
             # Another request attached this external id first: use theirs.
-            customer = ref.customer
-    _customer_refresh(customer, data, email)
+            customer, created = ref.customer, False
+    if not created:
+        _customer_refresh(customer, data, email)
     return customer
+
+
+def _customer_fields(data: CustomerInput) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": data.name or "", "phone": data.phone or ""}
+    if data.lifetime_value is not None:
+        fields["lifetime_value"] = data.lifetime_value
+    if data.social_reach is not None:
+        fields["social_reach"] = data.social_reach
+    return fields
 
 
 def _customer_refresh(customer: Customer, data: CustomerInput, email: str | None) -> None:
