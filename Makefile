@@ -23,8 +23,9 @@ migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --quiet-users
 	$(BIN)/python manage.py seed_recovery_demo
+	$(BIN)/python manage.py seed_demo  # loads nothing twice; prints the sign-ins last, just above the server's address
 	PORT=$(PORT) bin/run
 
 test: setup

@@ -23,12 +23,21 @@ from recovery.api.escalation import rule_summary
 from recovery.forms_escalation import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty
 from recovery.grading import GradingConfig
 from recovery.models import EscalationRule
-from recovery.rules import ACTION_TYPES, FIELDS, NOTIFY_TARGETS, PRIORITIES, TIERS
+from recovery.rules import (
+    ACTION_TYPES,
+    FIELDS,
+    NOTIFY_ASSIGNEE,
+    NOTIFY_ESCALATION_TIER,
+    NOTIFY_TARGETS,
+    PRIORITIES,
+    TAG_MAX_LENGTH,
+    TIERS,
+)
 from recovery.selectors import escalation as selectors
 from recovery.services import escalation as services
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
-from tickets.models import Role, Tier
+from tickets.models import Cause, Channel, Grade, Role, Status, Tier
 from tickets.permissions import role_at_least, user_tier
 
 INBOX_LIMIT = 200
@@ -70,7 +79,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     show = "handled" if request.GET.get("show") == "handled" else "waiting"
     below = request.GET.get("below") == "1"
     now = timezone.now()
-    rows = list(selectors.escalation_inbox(selectors.InboxView(tier=tier, show=show, below=below), now=now)[: INBOX_LIMIT + 1])
+    rows = list(
+        selectors.escalation_inbox(selectors.InboxView(tier=tier, show=show, below=below), now=now)[: INBOX_LIMIT + 1]
+    )
     more = len(rows) > INBOX_LIMIT
     rows = rows[:INBOX_LIMIT]
     for escalation in rows:
@@ -132,24 +143,87 @@ def rules(request: HttpRequest) -> HttpResponse:
     return _render(request, "recovery/escalation_rules.html", {"rules": rows, "can_edit": _can_edit_rules(request)})
 
 
+# How the rule builder words each operator; rules store the codes.
+_OPERATOR_LABELS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "gt": "is above",
+    "gte": "is at least",
+    "lt": "is below",
+    "lte": "is at most",
+    "contains": "includes",
+}
+
+# What each action's value is: one of some choices, a number of hours, a tag, or nothing.
+_ACTION_VALUES: dict[str, dict[str, Any]] = {
+    "escalate": {"label": "Escalate to", "value": "choice", "choices": TIERS[1:]},
+    "escalate_one_tier": {"label": "Escalate one tier up", "value": "none"},
+    "set_response_deadline": {"label": "Respond within", "value": "hours", "example": 4},
+    "set_resolution_deadline": {"label": "Resolve within", "value": "hours", "example": 72},
+    "notify": {"label": "Notify", "value": "choice", "choices": NOTIFY_TARGETS},
+    "tag": {"label": "Add the tag", "value": "tag", "example": "vip", "max_length": TAG_MAX_LENGTH},
+    "require_approval": {"label": "Require approval by", "value": "choice", "choices": TIERS},
+    "set_priority": {"label": "Set priority to", "value": "choice", "choices": PRIORITIES},
+}
+
+_CHOICE_LABELS: dict[str, str] = {
+    **dict(Grade.choices),
+    **dict(Cause.choices),
+    **dict(Channel.choices),
+    **dict(Status.choices),
+    **dict(Tier.choices),
+    NOTIFY_ASSIGNEE: "The assignee",
+    NOTIFY_ESCALATION_TIER: "The tier it is escalated to",
+}
+
+
+def _labelled(codes: tuple[str, ...]) -> list[list[str]]:
+    return [[code, _CHOICE_LABELS.get(code, code.replace("_", " ").capitalize())] for code in codes]
+
+
+def _catalogue() -> dict[str, Any]:
+    """What a rule can test and do, from recovery.rules: the rule builder's JSON and the reference tables' source.
+    Every action type needs an entry in _ACTION_VALUES (the view tests check)."""
+    fields = {
+        name: {"label": spec.label, "kind": spec.kind, "operators": spec.operators, "choices": _labelled(spec.choices)}
+        for name, spec in FIELDS.items()
+    }
+    actions = {}
+    for kind in ACTION_TYPES:
+        spec = _ACTION_VALUES[kind]
+        actions[kind] = {**spec, "choices": _labelled(spec.get("choices", ()))}
+    return {"operators": _OPERATOR_LABELS, "fields": fields, "actions": actions}
+
+
+def _action_value_help(spec: dict[str, Any]) -> str:
+    match spec["value"]:
+        case "choice":
+            return " | ".join(code for code, _ in spec["choices"])
+        case "none":
+            return "(no value)"
+        case "hours":
+            return f"hours, e.g. {spec['example']}"
+    return f"a tag, e.g. {spec['example']}"
+
+
 def _reference() -> dict[str, Any]:
-    """What the rule form's help lists: fields with their operators and values, and the actions."""
+    """What the rule form's help lists (fields with their operators and values, and the actions), and the same
+    catalogue as JSON for the rule builder."""
+    catalogue = _catalogue()
     fields = [
-        {"name": name, "label": spec.label, "kind": spec.kind, "operators": ", ".join(spec.operators),
-         "choices": ", ".join(spec.choices)}
+        {
+            "name": name,
+            "label": spec.label,
+            "kind": spec.kind,
+            "operators": ", ".join(spec.operators),
+            "choices": ", ".join(spec.choices),
+        }
         for name, spec in FIELDS.items()
     ]
-    action_values = {
-        "escalate": " | ".join(TIERS[1:]),
-        "escalate_one_tier": "(no value)",
-        "set_response_deadline": "hours, e.g. 4",
-        "set_resolution_deadline": "hours, e.g. 72",
-        "notify": " | ".join(NOTIFY_TARGETS),
-        "tag": "a tag, e.g. vip",
-        "require_approval": " | ".join(TIERS),
-        "set_priority": " | ".join(PRIORITIES),
-    }
-    return {"fields": fields, "actions": [{"type": t, "value": action_values.get(t, "")} for t in ACTION_TYPES]}
+    actions = [{"type": kind, "value": _action_value_help(spec)} for kind, spec in catalogue["actions"].items()]
+    return {"fields": fields, "actions": actions, "catalogue": catalogue}
 
 
 def _rule_page(request: HttpRequest, form: RuleForm, rule: EscalationRule | None) -> HttpResponse:
@@ -180,11 +254,17 @@ def rule_create(request: HttpRequest) -> HttpResponse:
             return redirect("recovery:rules")
     else:
         last = EscalationRule.objects.order_by("-order").values_list("order", flat=True).first() or 0
-        form = RuleForm(initial=RuleForm.initial_from({
-            "order": last + 10, "active": False, "match": "all",
-            "conditions": [{"field": "grade", "operator": "eq", "value": "ugly"}],
-            "actions": [{"type": "escalate", "value": "manager"}],
-        }))
+        form = RuleForm(
+            initial=RuleForm.initial_from(
+                {
+                    "order": last + 10,
+                    "active": False,
+                    "match": "all",
+                    "conditions": [{"field": "grade", "operator": "eq", "value": "ugly"}],
+                    "actions": [{"type": "escalate", "value": "manager"}],
+                }
+            )
+        )
     return _rule_page(request, form, None)
 
 
@@ -197,7 +277,9 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if "backtest" in request.POST:
                 return _backtest_with(form, rule, request)
             services.rule_update(rule=rule, changes=form.rule_data(), actor=ActorRef.from_request(request))
-            messages.success(request, f"Rule “{form.cleaned_data['name']}” saved. Open complaints are being re-assessed.")
+            messages.success(
+                request, f"Rule “{form.cleaned_data['name']}” saved. Open complaints are being re-assessed."
+            )
             return redirect("recovery:rules")
     else:
         form = RuleForm(initial=RuleForm.initial_from(selectors.rule_as_dict(rule)), rule_id=rule.pk)
@@ -256,7 +338,9 @@ def grading_settings(request: HttpRequest) -> HttpResponse:
             return redirect("recovery:grading_settings")
         form = GradingSettingsForm(request.POST)
         if form.is_valid():
-            services.grading_settings_update(config=form.cleaned_data["config_data"], actor=ActorRef.from_request(request))
+            services.grading_settings_update(
+                config=form.cleaned_data["config_data"], actor=ActorRef.from_request(request)
+            )
             messages.success(request, "Grading settings saved. Open complaints are being re-graded.")
             return redirect("recovery:grading_settings")
     else:
@@ -264,8 +348,13 @@ def grading_settings(request: HttpRequest) -> HttpResponse:
     return _render(
         request,
         "recovery/escalation_grading.html",
-        {"form": form, "row": row, "can_edit": can_edit, "defaults": pretty(GradingConfig().to_dict()),
-         "doc": GradingConfig.__doc__},
+        {
+            "form": form,
+            "row": row,
+            "can_edit": can_edit,
+            "defaults": pretty(GradingConfig().to_dict()),
+            "doc": GradingConfig.__doc__,
+        },
     )
 
 
@@ -279,7 +368,8 @@ def backtests(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 run = services.backtest_start(
-                    days=form.cleaned_data["days"], candidate_rules=form.cleaned_data["rules_data"],
+                    days=form.cleaned_data["days"],
+                    candidate_rules=form.cleaned_data["rules_data"],
                     actor=ActorRef.from_request(request),
                 )
             except DomainError as exc:
@@ -302,7 +392,11 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context: dict[str, Any] = {"run": run, "finished": finished, "candidate_json": pretty(run.candidate_rules)}
     if run.status == "done":
         context.update(_backtest_table(run.result))
-    template = "recovery/_escalation_backtest_status.html" if request.headers.get("HX-Request") else "recovery/escalation_backtest.html"
+    template = (
+        "recovery/_escalation_backtest_status.html"
+        if request.headers.get("HX-Request")
+        else "recovery/escalation_backtest.html"
+    )
     return _render(request, template, context)
 
 
@@ -312,8 +406,9 @@ def _backtest_table(result: dict[str, Any]) -> dict[str, Any]:
     for day in result.get("days", []):
         current = [day["current"].get(t, 0) for t in tiers]
         candidate = [day["candidate"].get(t, 0) for t in tiers]
-        rows.append({"date": day["date"], "current": current, "candidate": candidate,
-                     "delta": sum(candidate) - sum(current)})
+        rows.append(
+            {"date": day["date"], "current": current, "candidate": candidate, "delta": sum(candidate) - sum(current)}
+        )
     totals = result.get("totals", {})
     return {
         "tiers": [Tier(t).label for t in tiers],

@@ -5,6 +5,7 @@ Runs once: a second call sees the demo users and does nothing (use --force to ad
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -172,7 +173,8 @@ class Command(BaseCommand):
             self._complaints(users)
             self.stdout.write(self.style.SUCCESS(f"Loaded {len(COMPLAINTS)} demo complaints."))
         if not quiet_users:
-            self.stdout.write("Demo sign-ins (http://127.0.0.1:8000/accounts/login/):")
+            port = os.environ.get("PORT", "8000")
+            self.stdout.write(f"Demo sign-ins (http://127.0.0.1:{port}/accounts/login/):")
             for username, password, _, _, role in DEMO_USERS:
                 self.stdout.write(f"  {role:<10} {username:<10} password: {password}")
             self.stdout.write("  admin      admin      password: admin-demo-pass (Django admin)")
