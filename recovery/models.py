@@ -50,7 +50,9 @@ class EscalationRule(models.Model):
     conditions = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     actions = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     stop_processing = models.BooleanField(default=False)
-    time_based = models.BooleanField(default=False, help_text="Fires at most once per complaint, never on a closed one.")
+    time_based = models.BooleanField(
+        default=False, help_text="Fires at most once per complaint, never on a closed one."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -197,7 +199,11 @@ class Gesture(models.Model):
     causes = models.JSONField(default=list, help_text="Complaint causes this gesture fits.")
     cost = models.DecimalField(**MONEY, default=Decimal("0"))
     cost_pct_of_loss = models.DecimalField(
-        max_digits=6, decimal_places=2, null=True, blank=True, help_text="When set, the cost is this % of the customer's loss."
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="When set, the cost is this % of the customer's loss.",
     )
     perceived_value = models.DecimalField(**MONEY, default=Decimal("0"))
     surprise = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(3)])
@@ -233,6 +239,7 @@ class Offer(models.Model):
         REJECTED = "rejected", "Rejected"
         FULFILLED = "fulfilled", "Fulfilled"
         DECLINED = "declined", "Declined by the customer"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="offers")
     gesture = models.ForeignKey(Gesture, on_delete=models.PROTECT, related_name="offers")
@@ -264,6 +271,24 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return f"{self.gesture} for {self.complaint_id}"
 
+    def allowed_transitions(self) -> list[str]:
+        return sorted(OFFER_TRANSITIONS[self.status], key=[s.value for s in self.Status].index)
+
+
+_S = Offer.Status
+# The only moves an offer's status may make (services.offers.offer_transition checks every move against it).
+# `proposed` lasts only inside offer_create, which routes the new offer at once; decisions move it on from
+# pending; the customer's answer is the last move. Until it is given, whoever may offer may withdraw it.
+OFFER_TRANSITIONS: dict[str, frozenset[str]] = {
+    _S.PROPOSED: frozenset({_S.PENDING_APPROVAL, _S.APPROVED, _S.WITHDRAWN}),
+    _S.PENDING_APPROVAL: frozenset({_S.APPROVED, _S.REJECTED, _S.WITHDRAWN}),
+    _S.APPROVED: frozenset({_S.FULFILLED, _S.DECLINED, _S.WITHDRAWN}),
+    _S.REJECTED: frozenset(),
+    _S.FULFILLED: frozenset(),
+    _S.DECLINED: frozenset(),
+    _S.WITHDRAWN: frozenset(),
+}
+
 
 class ApprovalRequest(models.Model):
     class Status(models.TextChoices):
@@ -271,6 +296,7 @@ class ApprovalRequest(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         ESCALATED = "escalated", "Moved to a higher tier"
+        WITHDRAWN = "withdrawn", "Withdrawn"  # the offer was withdrawn before anyone decided
 
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="approval_requests")
     required_tier = models.CharField(max_length=20, choices=Tier.choices)

@@ -92,7 +92,9 @@ SuggestionsOutput = inline_serializer(
     "ComplaintSuggestions",
     fields={
         "reference": serializers.CharField(),
-        "grade": serializers.CharField(help_text="The grade ranked for; 'bad' is assumed until the complaint is graded."),
+        "grade": serializers.CharField(
+            help_text="The grade ranked for; 'bad' is assumed until the complaint is graded."
+        ),
         "graded": serializers.BooleanField(),
         "suggestions": serializers.ListField(child=serializers.DictField()),
         "excluded": serializers.ListField(child=serializers.DictField()),
@@ -152,9 +154,25 @@ class OfferOutput(serializers.ModelSerializer):
     class Meta:
         model = Offer
         fields = [
-            "id", "complaint", "gesture", "status", "cost", "offered_cost", "currency", "approved_tier",
-            "suggested", "suggestion_rank", "suggestion_score", "suggestion_reasons", "note", "proposed_by",
-            "approval", "allowed_actions", "created_at", "updated_at", "fulfilled_at",
+            "id",
+            "complaint",
+            "gesture",
+            "status",
+            "cost",
+            "offered_cost",
+            "currency",
+            "approved_tier",
+            "suggested",
+            "suggestion_rank",
+            "suggestion_score",
+            "suggestion_reasons",
+            "note",
+            "proposed_by",
+            "approval",
+            "allowed_actions",
+            "created_at",
+            "updated_at",
+            "fulfilled_at",
         ]
 
     def get_complaint(self, offer: Offer) -> str:
@@ -168,14 +186,23 @@ class OfferOutput(serializers.ModelSerializer):
         return ApprovalBriefOutput(requests[0]).data if requests else None
 
     def get_allowed_actions(self, offer: Offer) -> list[str]:
-        actions = {Offer.Status.FULFILLED: "fulfil", Offer.Status.DECLINED: "decline"}
+        actions = {
+            Offer.Status.FULFILLED: "fulfil",
+            Offer.Status.DECLINED: "decline",
+            Offer.Status.WITHDRAWN: "withdraw",
+        }
         return [name for status_, name in actions.items() if status_ in services.OFFER_TRANSITIONS[offer.status]]
 
 
 class OfferCreateInput(serializers.Serializer):
     gesture = serializers.SlugField(max_length=60, help_text="The gesture's code, as in the suggestions.")
-    cost = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True,
-                                    help_text="Defaults to the gesture's cost for this customer's loss.")
+    cost = serializers.DecimalField(
+        **MONEY,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Defaults to the gesture's cost for this customer's loss.",
+    )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
@@ -188,6 +215,12 @@ class OfferFulfilInput(serializers.Serializer):
 
 class OfferDeclineInput(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class OfferWithdrawInput(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Why, e.g. the customer's situation changed."
+    )
 
 
 class ComplaintOfferViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -213,7 +246,9 @@ class ComplaintOfferViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             data = serializer.validated_data
             gesture = Gesture.objects.filter(code=data["gesture"]).first()
             if gesture is None:
-                raise InvalidInput(f"No gesture with code '{data['gesture']}'.", fields={"gesture": ["Unknown gesture."]})
+                raise InvalidInput(
+                    f"No gesture with code '{data['gesture']}'.", fields={"gesture": ["Unknown gesture."]}
+                )
             offer = services.offer_create(
                 complaint=complaint,
                 gesture=gesture,
@@ -241,7 +276,8 @@ class OfferFilter(django_filters.FilterSet):
 
 
 class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Offers across complaints; POST .../fulfil/ and .../decline/ record the customer's side. Keys need `offers`."""
+    """Offers across complaints; POST .../fulfil/ and .../decline/ record the customer's side, .../withdraw/ takes
+    back an offer not given yet. Keys need `offers`."""
 
     read_scope = ApiKey.Scope.OFFERS
     write_scope = ApiKey.Scope.OFFERS
@@ -277,6 +313,17 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         services.offer_decline(offer=offer, actor=ActorRef.from_request(request), **serializer.validated_data)
         return Response(OfferOutput(self.get_object()).data)
 
+    @extend_schema(request=OfferWithdrawInput, responses=OfferOutput)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Proposed, waiting for approval or approved → withdrawn (409 from any other status, and when already
+        withdrawn). A request waiting for approval is closed and leaves the approvers' inbox."""
+        offer = self.get_object()
+        serializer = OfferWithdrawInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.offer_withdraw(offer=offer, actor=ActorRef.from_request(request), **serializer.validated_data)
+        return Response(OfferOutput(self.get_object()).data)
+
 
 # --- approvals ------------------------------------------------------------------------------------
 
@@ -291,8 +338,20 @@ class ApprovalOutput(serializers.ModelSerializer):
     class Meta:
         model = ApprovalRequest
         fields = [
-            "id", "status", "required_tier", "offer", "complaint", "requested_by", "decided_by", "decided_at",
-            "approved_amount", "note", "due_at", "reminded_at", "created_at", "history",
+            "id",
+            "status",
+            "required_tier",
+            "offer",
+            "complaint",
+            "requested_by",
+            "decided_by",
+            "decided_at",
+            "approved_amount",
+            "note",
+            "due_at",
+            "reminded_at",
+            "created_at",
+            "history",
         ]
 
     def get_offer(self, approval: ApprovalRequest) -> dict[str, Any]:
@@ -341,8 +400,13 @@ class ApprovalOutput(serializers.ModelSerializer):
         if requests is None:
             requests = list(approval.offer.approval_requests.order_by("created_at", "id"))
         return [
-            {"id": r.pk, "required_tier": r.required_tier, "status": r.status, "created_at": r.created_at,
-             "decided_at": r.decided_at}
+            {
+                "id": r.pk,
+                "required_tier": r.required_tier,
+                "status": r.status,
+                "created_at": r.created_at,
+                "decided_at": r.decided_at,
+            }
             for r in requests
         ]
 
@@ -358,10 +422,16 @@ class ApprovalFilter(django_filters.FilterSet):
 
 class ApprovalDecisionInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    amount = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True,
-                                      help_text="Approve a different amount than asked (needs a note).")
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True,
-                                 help_text="Why; required to reject or to change the amount.")
+    amount = serializers.DecimalField(
+        **MONEY,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Approve a different amount than asked (needs a note).",
+    )
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Why; required to reject or to change the amount."
+    )
 
 
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -430,7 +500,11 @@ class SpendViewSet(viewsets.ViewSet):
             OpenApiParameter("month", str, description="The month to break down, YYYY-MM (default: this month)."),
         ],
         responses=inline_serializer(
-            "Spend", fields={"months": serializers.ListField(child=serializers.DictField()), "breakdown": serializers.DictField()}
+            "Spend",
+            fields={
+                "months": serializers.ListField(child=serializers.DictField()),
+                "breakdown": serializers.DictField(),
+            },
         ),
     )
     def list(self, request):
@@ -462,7 +536,9 @@ def _money_strings(row: dict[str, Any]) -> dict[str, Any]:
 def register(router) -> None:
     """Add this area's viewsets to the v1 router."""
     router.register(
-        rf"complaints/(?P<reference>{REFERENCE})/suggestions", ComplaintSuggestionViewSet, basename="complaint-suggestion"
+        rf"complaints/(?P<reference>{REFERENCE})/suggestions",
+        ComplaintSuggestionViewSet,
+        basename="complaint-suggestion",
     )
     router.register(rf"complaints/(?P<reference>{REFERENCE})/offers", ComplaintOfferViewSet, basename="complaint-offer")
     router.register("offers", OfferViewSet, basename="offer")

@@ -50,12 +50,15 @@ TIER_ROLE: Mapping[str, str] = {tier: role for role, tier in ROLE_TIER.items()}
 TOP_SUGGESTIONS = 3
 UNGRADED_AS = "bad"
 RECEIVED_WINDOW = timedelta(days=365)
-# Offers that count as "the customer got this gesture" for the never-repeat rule.
+# Offers that count as "the customer got this gesture" for the never-repeat rule; a rejected, declined or
+# withdrawn offer was never given.
 RECEIVED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
 OPEN_STATUSES = (Offer.Status.PROPOSED, Offer.Status.PENDING_APPROVAL, Offer.Status.APPROVED)
-# Offers whose money is committed: approved and not (yet) declined by the customer.
+# Offers whose money is committed: approved and not (yet) declined by the customer nor withdrawn.
 COMMITTED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
 EVER_APPROVED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED, Offer.Status.DECLINED)
+# Approved at some point, withdrawn later included: approved_tier is set exactly when an offer is approved.
+EVER_APPROVED = Q(status__in=EVER_APPROVED_STATUSES) | (Q(status=Offer.Status.WITHDRAWN) & ~Q(approved_tier=""))
 
 
 # --- limits and routing facts -----------------------------------------------------------------
@@ -202,7 +205,9 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
         else:
             label = Offer.Status(status).label.lower()
             excluded.append(
-                Exclusion(suggestion.gesture_id, suggestion.gesture_code, "open_offer", f"Already offered here ({label})")
+                Exclusion(
+                    suggestion.gesture_id, suggestion.gesture_code, "open_offer", f"Already offered here ({label})"
+                )
             )
     return SuggestionView(
         complaint=complaint,
@@ -334,23 +339,29 @@ def _counts() -> dict[str, Any]:
     S = Offer.Status
     return {
         "offered": Count("id"),
-        "approved": Count("id", filter=Q(status__in=EVER_APPROVED_STATUSES)),
+        "approved": Count("id", filter=EVER_APPROVED),
         "rejected": Count("id", filter=Q(status=S.REJECTED)),
         "waiting": Count("id", filter=Q(status=S.PENDING_APPROVAL)),
         "fulfilled": Count("id", filter=Q(status=S.FULFILLED)),
         "declined": Count("id", filter=Q(status=S.DECLINED)),
+        "withdrawn": Count("id", filter=Q(status=S.WITHDRAWN)),
         "committed_cost": Coalesce(Sum("cost", filter=Q(status__in=COMMITTED_STATUSES)), Value(Decimal("0"))),
         "fulfilled_cost": Coalesce(Sum("cost", filter=Q(status=S.FULFILLED)), Value(Decimal("0"))),
         "waiting_cost": Coalesce(Sum("cost", filter=Q(status=S.PENDING_APPROVAL)), Value(Decimal("0"))),
     }
 
 
+def spend_window(*, months: int = 12, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The first and the last month the spend report covers: `months` months up to and including this one."""
+    last = month_start(now or timezone.now())
+    return add_months(last, -(months - 1)), last
+
+
 def spend_by_month(*, months: int = 12, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per month (newest first) and currency: gestures offered, approved, rejected, waiting, fulfilled, declined,
-    and the cost committed (approved or fulfilled), fulfilled and waiting. Offers count in the month they were
-    made. One aggregate query."""
-    now = now or timezone.now()
-    start = add_months(month_start(now), -(months - 1))
+    withdrawn, and the cost committed (approved or fulfilled), fulfilled and waiting. Offers count in the month they
+    were made. One aggregate query."""
+    start, _ = spend_window(months=months, now=now)
     rows = (
         Offer.objects.filter(created_at__gte=start)
         .annotate(month=TruncMonth("created_at"))
@@ -366,13 +377,17 @@ def spend_breakdown(*, month: datetime) -> dict[str, list[dict[str, Any]]]:
     start = month_start(month)
     month_offers = Offer.objects.filter(created_at__gte=start, created_at__lt=add_months(start, 1))
     by_tier = (
-        month_offers.filter(status__in=EVER_APPROVED_STATUSES)
+        month_offers.filter(EVER_APPROVED)
         .values("approved_tier", "currency")
-        .annotate(approved=Count("id"), committed_cost=_counts()["committed_cost"], fulfilled_cost=_counts()["fulfilled_cost"])
+        .annotate(
+            approved=Count("id"), committed_cost=_counts()["committed_cost"], fulfilled_cost=_counts()["fulfilled_cost"]
+        )
         .order_by("approved_tier", "currency")
     )
     by_cause = (
-        month_offers.values("complaint__cause", "currency").annotate(**_counts()).order_by("complaint__cause", "currency")
+        month_offers.values("complaint__cause", "currency")
+        .annotate(**_counts())
+        .order_by("complaint__cause", "currency")
     )
     by_gesture = (
         month_offers.values("gesture__code", "gesture__title", "currency")

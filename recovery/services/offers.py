@@ -2,13 +2,16 @@
 
 Every service is atomic, writes one timeline event on the complaint (kinds OFFER and APPROVAL) for each
 move, and queues its emails on commit through `notifications.services.notice_send`. An offer's status
-moves only through `offer_transition`, checked against OFFER_TRANSITIONS; an illegal move raises
-InvalidTransition (409 in the API).
+moves only through `offer_transition`, checked against recovery.models.OFFER_TRANSITIONS; an illegal move
+raises InvalidTransition (409 in the API).
 
 Authority: every tier has an approval limit (recovery.models.ApprovalLimit). An offer within the
 offerer's authority is approved at once; above it an ApprovalRequest goes to the lowest tier that may
 approve it (see `approval_route`). Decisions are claimed with a conditional UPDATE ... WHERE
 status='pending', so when two people decide at once exactly one wins and the other is told who did.
+
+Locks: every service that closes an approval request (decide, move up, withdraw) locks the offer's row first,
+so they run one after the other on the same offer and never deadlock.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.services import notice_send
-from recovery.models import ApprovalLimit, ApprovalRequest, Gesture, Offer, SuggestionLog
+from recovery.models import OFFER_TRANSITIONS, ApprovalLimit, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.playbook import TIERS, GestureSpec
 from recovery.selectors import offers as selectors
 from tickets.actors import ActorRef, display_name
@@ -38,22 +41,13 @@ from tickets.services import complaint_transition
 S = Offer.Status
 A = ApprovalRequest.Status
 
-# The only moves an offer's status may make. `proposed` lasts only inside offer_create, which routes the
-# new offer at once; decisions move it on from pending; the customer's answer is the last move.
-OFFER_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    S.PROPOSED: frozenset({S.PENDING_APPROVAL, S.APPROVED}),
-    S.PENDING_APPROVAL: frozenset({S.APPROVED, S.REJECTED}),
-    S.APPROVED: frozenset({S.FULFILLED, S.DECLINED}),
-    S.REJECTED: frozenset(),
-    S.FULFILLED: frozenset(),
-    S.DECLINED: frozenset(),
-}
 _MOVE_VERB = {
     S.PENDING_APPROVAL: "sent for approval",
     S.APPROVED: "approved",
     S.REJECTED: "rejected",
     S.FULFILLED: "marked fulfilled",
     S.DECLINED: "marked declined by the customer",
+    S.WITHDRAWN: "withdrawn",
 }
 TIER_PEOPLE = {
     Tier.FRONTLINE: "front-line agents",
@@ -61,7 +55,12 @@ TIER_PEOPLE = {
     Tier.MANAGER: "managers",
     Tier.EXECUTIVE: "executives",
 }
-TIER_ONE = {Tier.FRONTLINE: "a front-line agent", Tier.LEAD: "a team lead", Tier.MANAGER: "a manager", Tier.EXECUTIVE: "an executive"}
+TIER_ONE = {
+    Tier.FRONTLINE: "a front-line agent",
+    Tier.LEAD: "a team lead",
+    Tier.MANAGER: "a manager",
+    Tier.EXECUTIVE: "an executive",
+}
 CENT = Decimal("0.01")
 SUGGESTION_LOG_EVERY = timedelta(hours=1)
 # An offer counts as "suggested" when the gesture was shown for the complaint this recently.
@@ -169,7 +168,9 @@ def approval_route(
         return Route(required, True, tuple(reasons))
     own = limits.get(offerer_tier)
     if own is not None and cost > own:
-        reasons.append(f"{money(cost, currency)} is above the {money(own, currency)} limit of {TIER_PEOPLE[offerer_tier]}")
+        reasons.append(
+            f"{money(cost, currency)} is above the {money(own, currency)} limit of {TIER_PEOPLE[offerer_tier]}"
+        )
     if _tier_index(gesture_tier) > _tier_index(offerer_tier):
         reasons.append(f"the playbook needs {TIER_ONE[gesture_tier]} to approve this gesture")
     if rule_tier and _tier_index(rule_tier) > _tier_index(offerer_tier):
@@ -309,11 +310,14 @@ def _describe(offer: Offer) -> str:
     return f"“{offer.gesture.title}” ({money(offer.cost, offer.currency)})"
 
 
+def _either(words: list[str]) -> str:
+    return " or ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def _illegal_move(offer: Offer, to_status: str) -> str:
     current = S(offer.status).label.lower()
-    order = [value for value, _ in S.choices]
-    allowed = [_MOVE_VERB[s] for s in sorted(OFFER_TRANSITIONS[offer.status], key=order.index)]
-    then = f"From here it can only be {' or '.join(allowed)}." if allowed else "That is final."
+    allowed = [_MOVE_VERB[s] for s in offer.allowed_transitions()]
+    then = f"From here it can only be {_either(allowed)}." if allowed else "That is final."
     return f"This offer of “{offer.gesture.title}” is {current}, so it cannot be {_MOVE_VERB[to_status]}. {then}"
 
 
@@ -391,7 +395,8 @@ def offer_create(
     gesture = Gesture.objects.get(pk=gesture.pk)
     if not gesture.active:
         raise InvalidInput(
-            f"“{gesture.title}” is switched off in the playbook and cannot be offered.", fields={"gesture": ["Inactive."]}
+            f"“{gesture.title}” is switched off in the playbook and cannot be offered.",
+            fields={"gesture": ["Inactive."]},
         )
     in_flight = Offer.objects.filter(complaint=complaint, gesture=gesture, status__in=selectors.OPEN_STATUSES).first()
     if in_flight is not None:
@@ -559,16 +564,84 @@ def offer_decline(*, offer: Offer, actor: ActorRef, note: str = "", now: datetim
     )
 
 
+def _lock_offer(offer_id: int) -> None:
+    """Take the offer's row lock before closing one of its approval requests (see the module docstring)."""
+    list(Offer.objects.select_for_update().filter(pk=offer_id).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def offer_withdraw(*, offer: Offer, actor: ActorRef, note: str = "", now: datetime | None = None) -> Offer:
+    """Take back an offer that was not given yet — proposed, waiting for approval or approved — because the
+    customer's situation changed or the wrong gesture was picked. Anyone who may offer may withdraw.
+
+    A request waiting for approval is closed as withdrawn: it leaves the inbox, and an approver who decides it
+    anyway gets AlreadyDecided (409) naming who withdrew it and when. Its approvers, and the proposer when someone
+    else withdrew, are told. A withdrawn offer is final: it is not spent, not counted as given to the customer, and
+    the gesture may be offered again. One OFFER timeline event. InvalidTransition (409) from any other status,
+    including a second withdrawal; of two at once, one wins (the offer's row is locked).
+    """
+    now = now or timezone.now()
+    actor_tier(actor)
+    note = _clean_note(note)
+    _lock_offer(offer.pk)
+    current = Offer.objects.select_related("gesture", "complaint").get(pk=offer.pk)
+    pending = ApprovalRequest.objects.filter(offer=current, status=A.PENDING).first()
+    if pending is not None:
+        before = f" before {TIER_ONE[pending.required_tier]} decided on it"
+    elif current.status == S.APPROVED:
+        before = " before it was given"
+    else:
+        before = ""
+    offer = offer_transition(
+        offer=current,
+        to_status=S.WITHDRAWN,
+        actor=actor,
+        message=f"Withdrew {_describe(current)}{before}" + (f": {note}" if note else ""),
+        data={"note": note, **({"approval_id": pending.pk} if pending else {})},
+        now=now,
+    )
+    if pending is not None:
+        user = actor.user if actor.user is not None and actor.user.pk else None
+        ApprovalRequest.objects.filter(pk=pending.pk, status=A.PENDING).update(
+            status=A.WITHDRAWN, decided_by=user, decided_at=now, note=note
+        )
+    _notify_withdrawn(offer, pending, actor=actor, note=note)
+    return offer
+
+
+def _notify_withdrawn(offer: Offer, pending: ApprovalRequest | None, *, actor: ActorRef, note: str) -> None:
+    """Tell the approvers who were asked to decide (nothing is left to decide) and the proposer, when someone else
+    withdrew their offer."""
+    people = (
+        selectors.approvers_for(tier=pending.required_tier, exclude_user_id=offer.proposed_by_id) if pending else []
+    )
+    if offer.proposed_by is not None:
+        people.append(offer.proposed_by)
+    body = f"{actor.label} withdrew “{offer.gesture.title}” on {_complaint_summary(offer)}" + (
+        f": {note}" if note else "."
+    )
+    for person in people:
+        if actor.user is not None and person.pk == actor.user.pk:
+            continue
+        notice_send(
+            recipient=person,
+            title=f"Withdrawn: {offer.gesture.title} on {offer.complaint.reference}",
+            body=body,
+            url=f"/complaints/{offer.complaint.reference}/",
+            dedupe_key=f"offer:{offer.pk}:withdrawn",
+        )
+
+
 # --- approvals ------------------------------------------------------------------------------------
 
 
 def _already(approval: ApprovalRequest) -> AlreadyDecided:
     at = when(approval.decided_at) if approval.decided_at else "an earlier moment"
     if approval.status == A.ESCALATED:
-        return AlreadyDecided(
-            f"This request was not decided in time and moved up a tier at {at}; it now waits there."
-        )
+        return AlreadyDecided(f"This request was not decided in time and moved up a tier at {at}; it now waits there.")
     who = display_name(approval.decided_by) if approval.decided_by else "someone else"
+    if approval.status == A.WITHDRAWN:
+        return AlreadyDecided(f"Already withdrawn by {who} at {at}: there is nothing left to decide.")
     return AlreadyDecided(f"Already decided by {who} at {at}: {approval.get_status_display().lower()}.")
 
 
@@ -631,6 +704,7 @@ def approval_decide(
 
     approved = decision == "approve"
     final_amount = amount if changed else offer.cost
+    _lock_offer(offer.pk)
     claimed = ApprovalRequest.objects.filter(pk=approval.pk, status=A.PENDING).update(
         status=A.APPROVED if approved else A.REJECTED,
         decided_by=user,
@@ -645,7 +719,9 @@ def approval_decide(
     name = display_name(user)
     if approved:
         amount_text = (
-            f" at {money(final_amount, offer.currency)} instead of {money(offer.cost, offer.currency)}" if changed else ""
+            f" at {money(final_amount, offer.currency)} instead of {money(offer.cost, offer.currency)}"
+            if changed
+            else ""
         )
         message = f"{name} approved “{offer.gesture.title}”{amount_text}" + (f": {note}" if note else "")
         changes = {"approved_tier": tier, **({"cost": final_amount} if changed else {})}
@@ -706,7 +782,12 @@ def approval_remind(*, approval_id: int, now: datetime | None = None) -> bool:
         actor=ActorRef.system("Approval reminder"),
         message=f"Reminded {TIER_PEOPLE[approval.required_tier]}: {_describe(offer)} has waited "
         f"{waited:.0f} hours for approval",
-        data={"approval_id": approval.pk, "offer_id": offer.pk, "reminder": True, "required_tier": approval.required_tier},
+        data={
+            "approval_id": approval.pk,
+            "offer_id": offer.pk,
+            "reminder": True,
+            "required_tier": approval.required_tier,
+        },
     )
     return True
 
@@ -724,6 +805,7 @@ def approval_escalate(*, approval_id: int, now: datetime | None = None) -> Appro
     )
     if approval is None or approval.required_tier == Tier.EXECUTIVE:
         return None
+    _lock_offer(approval.offer_id)
     claimed = ApprovalRequest.objects.filter(
         pk=approval_id, status=A.PENDING, reminded_at__isnull=False, due_at__lte=now
     ).update(status=A.ESCALATED, decided_at=now, note="Not decided in time; moved one tier up.")
@@ -744,8 +826,13 @@ def approval_escalate(*, approval_id: int, now: datetime | None = None) -> Appro
         actor=ActorRef.system("Approval escalation"),
         message=f"Not decided by {TIER_PEOPLE[approval.required_tier]} in time: {_describe(offer)} moved up to "
         f"{TIER_PEOPLE[next_tier]}",
-        data={"approval_id": moved.pk, "previous_approval_id": approval.pk, "offer_id": offer.pk,
-              "from_tier": approval.required_tier, "to_tier": next_tier},
+        data={
+            "approval_id": moved.pk,
+            "previous_approval_id": approval.pk,
+            "offer_id": offer.pk,
+            "from_tier": approval.required_tier,
+            "to_tier": next_tier,
+        },
     )
     _notify_approvers(
         moved,

@@ -5,12 +5,13 @@ service, redirect with a message.
   gestures; executives set the approval limits.
 - /approvals/: the approver's inbox and the landing page for executives; leads and managers see the requests
   at their tier (and, on request, the tiers below, which they may decide too).
-- /spend/: the monthly report, for managers and executives.
+- /spend/: the monthly report, for managers and executives; /spend/csv/ downloads its months as CSV.
 - The offer actions are POST targets of the complaint page's panel (recovery/panels_offers.py).
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -25,7 +26,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from recovery.forms_offers import ApprovalLimitsForm, DecisionForm, DeclineForm, FulfilForm, GestureForm, OfferForm
@@ -40,6 +41,7 @@ from tickets.permissions import role_at_least, user_tier
 from tickets.selectors import complaint_get
 
 INBOX_LIMIT = 100
+SPEND_MONTHS = 12
 SHORT_CAUSE = {
     Cause.STAFF_CONDUCT: "Staff conduct",
     Cause.PRODUCT_QUALITY: "Product quality",
@@ -78,7 +80,9 @@ def complaint_url(reference: str) -> str:
 def _back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     """Back to where the form was (the complaint page), never to another site."""
     target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = default
     return redirect(target)
 
@@ -173,6 +177,26 @@ def offer_decline(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(request, back)
 
 
+@role_required(Role.AGENT)
+@require_POST
+def offer_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """The panel's Withdraw button. Back to the complaint page either way: htmx follows the redirect with its
+    HX-Request header, so the page answers with its in-place partial (the complaint, its timeline, the messages)."""
+    offer = get_object_or_404(Offer.objects.select_related("complaint", "gesture"), pk=pk)
+    back = f"{complaint_url(offer.complaint.reference)}#offers"
+    form = DeclineForm(request.POST)  # the same single optional note
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, back)
+    try:
+        services.offer_withdraw(offer=offer, actor=ActorRef.from_request(request), **form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back(request, back)
+    messages.success(request, f"Withdrew “{offer.gesture.title}”. It can be offered again if the customer needs it.")
+    return _back(request, back)
+
+
 # --- approvals ------------------------------------------------------------------------------------
 
 
@@ -219,7 +243,9 @@ def approvals(request: HttpRequest) -> HttpResponse:
     show = "decided" if request.GET.get("show") == "decided" else "pending"
     below = request.GET.get("below") == "1"
     now = timezone.now()
-    rows = list(selectors.approval_inbox(selectors.InboxView(tier=tier, show=show, below=below), now=now)[: INBOX_LIMIT + 1])
+    rows = list(
+        selectors.approval_inbox(selectors.InboxView(tier=tier, show=show, below=below), now=now)[: INBOX_LIMIT + 1]
+    )
     more = len(rows) > INBOX_LIMIT
     limits = selectors.approval_limits()
     context = {
@@ -270,7 +296,9 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             f"{services.money(decided.approved_amount, offer.currency)}. The agent has been told.",
         )
     else:
-        messages.success(request, f"Rejected “{offer.gesture.title}” on {offer.complaint.reference}. The agent has been told.")
+        messages.success(
+            request, f"Rejected “{offer.gesture.title}” on {offer.complaint.reference}. The agent has been told."
+        )
     return redirect(back)
 
 
@@ -353,7 +381,11 @@ def playbook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     gesture = get_object_or_404(Gesture, pk=pk)
     active = request.POST.get("active") == "1"
     services.gesture_set_active(gesture=gesture, active=active, actor=ActorRef.from_request(request))
-    state = "switched on: it can be suggested and offered again" if active else "switched off: it is no longer suggested or offered"
+    state = (
+        "switched on: it can be suggested and offered again"
+        if active
+        else "switched off: it is no longer suggested or offered"
+    )
     messages.success(request, f"“{gesture.title}” {state}.")
     return redirect("recovery:playbook")
 
@@ -388,7 +420,7 @@ def spend(request: HttpRequest) -> HttpResponse:
             month = timezone.make_aware(datetime.strptime(raw, "%Y-%m"))
         except ValueError:
             messages.error(request, "Give the month as YYYY-MM; showing this month.")
-    rows = selectors.spend_by_month(months=12, now=now)
+    rows = selectors.spend_by_month(months=SPEND_MONTHS, now=now)
     breakdown = selectors.spend_breakdown(month=month)
     tier_labels, cause_labels = dict(Tier.choices), dict(Cause.choices)
     for row in breakdown["by_tier"]:
@@ -397,8 +429,10 @@ def spend(request: HttpRequest) -> HttpResponse:
         row["label"] = cause_labels.get(row["complaint__cause"], row["complaint__cause"])
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
-        total = totals.setdefault(row["currency"], {"currency": row["currency"], "offered": 0, "approved": 0,
-                                                   "committed_cost": 0, "fulfilled_cost": 0})
+        total = totals.setdefault(
+            row["currency"],
+            {"currency": row["currency"], "offered": 0, "approved": 0, "committed_cost": 0, "fulfilled_cost": 0},
+        )
         for key in ("offered", "approved", "committed_cost", "fulfilled_cost"):
             total[key] += row[key]
     context = {
@@ -413,6 +447,41 @@ def spend(request: HttpRequest) -> HttpResponse:
     return render(request, "recovery/spend_report.html", context)
 
 
+SPEND_CSV_COLUMNS = [
+    ("Month", "month"),
+    ("Currency", "currency"),
+    ("Offered", "offered"),
+    ("Approved", "approved"),
+    ("Rejected", "rejected"),
+    ("Waiting", "waiting"),
+    ("Fulfilled", "fulfilled"),
+    ("Declined", "declined"),
+    ("Withdrawn", "withdrawn"),
+    ("Committed cost", "committed_cost"),
+    ("Fulfilled cost", "fulfilled_cost"),
+    ("Waiting cost", "waiting_cost"),
+]
+
+
+@role_required(Role.MANAGER)
+def spend_csv(request: HttpRequest) -> HttpResponse:
+    """The months of the spend page as CSV, from the same single aggregate query: one row per month and currency,
+    plain numbers (amounts with two decimals) so a spreadsheet can sum them."""
+    now = timezone.now()
+    first, last = selectors.spend_window(months=SPEND_MONTHS, now=now)
+    filename = f"cx-recovery-spend-{first:%Y-%m}-to-{last:%Y-%m}.csv"
+    response = HttpResponse(
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(as_attachment=True, filename=filename)},
+    )
+    writer = csv.writer(response)
+    writer.writerow([header for header, _ in SPEND_CSV_COLUMNS])
+    for row in selectors.spend_by_month(months=SPEND_MONTHS, now=now):
+        cells = {**row, "month": f"{row['month']:%Y-%m}"}
+        writer.writerow([f"{cells[key]:.2f}" if key.endswith("_cost") else cells[key] for _, key in SPEND_CSV_COLUMNS])
+    return response
+
+
 urlpatterns = [
     path("playbook/", playbook, name="playbook"),
     path("playbook/new/", playbook_new, name="playbook_new"),
@@ -424,5 +493,7 @@ urlpatterns = [
     path("offers/new/<str:reference>/", offer_create, name="offer_create"),
     path("offers/<int:pk>/fulfil/", offer_fulfil, name="offer_fulfil"),
     path("offers/<int:pk>/decline/", offer_decline, name="offer_decline"),
+    path("offers/<int:pk>/withdraw/", offer_withdraw, name="offer_withdraw"),
     path("spend/", spend, name="spend"),
+    path("spend/csv/", spend_csv, name="spend_csv"),
 ]

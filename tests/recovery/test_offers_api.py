@@ -126,7 +126,7 @@ def test_offer_post_with_an_offers_key_makes_the_offer(make_key_client):
     assert (body["complaint"], body["status"], body["cost"], body["approved_tier"]) == (
         case.reference, "approved", "5.00", "frontline"
     )
-    assert body["allowed_actions"] == ["fulfil", "decline"]
+    assert body["allowed_actions"] == ["fulfil", "decline", "withdraw"]
     assert body["proposed_by"] is None
 
 
@@ -163,7 +163,7 @@ def test_offer_post_above_the_limit_waits_and_says_for_whom(agent):
     body = response.json()
     assert body["status"] == "pending_approval"
     assert body["approval"]["required_tier"] == "manager" and body["approval"]["status"] == "pending"
-    assert body["allowed_actions"] == []
+    assert body["allowed_actions"] == ["withdraw"]
 
 
 def test_offer_post_errors_are_clear_json(agent):

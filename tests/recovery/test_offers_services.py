@@ -314,12 +314,13 @@ def test_offer_transition_allows_exactly_the_moves_in_the_table(agent, from_stat
 
 def test_offer_transition_table_has_the_documented_shape():
     assert {k: sorted(v) for k, v in OFFER_TRANSITIONS.items()} == {
-        "proposed": ["approved", "pending_approval"],
-        "pending_approval": ["approved", "rejected"],
-        "approved": ["declined", "fulfilled"],
+        "proposed": ["approved", "pending_approval", "withdrawn"],
+        "pending_approval": ["approved", "rejected", "withdrawn"],
+        "approved": ["declined", "fulfilled", "withdrawn"],
         "rejected": [],
         "fulfilled": [],
         "declined": [],
+        "withdrawn": [],
     }
 
 
@@ -332,7 +333,7 @@ def test_offer_fulfil_of_a_waiting_offer_is_refused_with_a_clear_message(agent):
 
     assert caught.value.message == (
         "This offer of “Test note” is waiting for approval, so it cannot be marked fulfilled. "
-        "From here it can only be approved or rejected."
+        "From here it can only be approved, rejected or withdrawn."
     )
 
 
