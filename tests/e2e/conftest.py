@@ -25,6 +25,19 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+FACTORY_PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
+
+
+def sign_in(page, username: str, *, password: str = FACTORY_PASSWORD, next_url: str = "") -> None:
+    """Sign in through the form; waits for `next_url` when given, else for the page the form leads to."""
+    page.goto("/accounts/login/" + (f"?next={next_url}" if next_url else ""))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.locator("main").get_by_role("button", name="Sign in").click()
+    if next_url:
+        page.wait_for_url(f"**{next_url}")
+    else:
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,13 @@ from __future__ import annotations
 import pytest
 
 from recovery.models import Escalation
+from tests.e2e.conftest import sign_in
 from tickets import services as ticket_services
 from tickets.actors import ActorRef
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
-
-def sign_in(page, username: str, next_url: str) -> None:
-    page.goto(f"/accounts/login/?next={next_url}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"**{next_url}")
 
 
 def log_ugly_complaint(agent):
@@ -40,7 +33,7 @@ def test_an_executive_sees_and_acknowledges_an_escalation(desktop_page, executiv
     escalation = Escalation.objects.get(complaint=complaint)
     assert escalation.tier == "executive"
 
-    sign_in(page, executive.username, "/escalations/")
+    sign_in(page, executive.username, next_url="/escalations/")
 
     item = page.locator(f"[data-reference='{complaint.reference}']")
     expect(item).to_contain_text("Agent used foul language in chat")
@@ -64,7 +57,7 @@ def test_the_inbox_works_at_phone_width(phone_page, executive, agent):
     page = phone_page
     complaint = log_ugly_complaint(agent)
 
-    sign_in(page, executive.username, "/escalations/")
+    sign_in(page, executive.username, next_url="/escalations/")
 
     button = page.locator(f"[data-reference='{complaint.reference}']").get_by_role("button", name="Take over")
     expect(button).to_be_visible()

@@ -6,18 +6,12 @@ from __future__ import annotations
 import pytest
 
 from recovery.models import ApprovalRequest, Offer
+from tests.e2e.conftest import sign_in
 from tests.recovery.offers_factories import complaint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
-
-def sign_in(page, username: str, next_url: str = "") -> None:
-    page.goto(f"/accounts/login/{'?next=' + next_url if next_url else ''}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Sign in").click()
 
 
 def test_agent_withdraws_a_waiting_offer_and_it_leaves_the_inbox(desktop_page, agent, executive):
@@ -26,7 +20,7 @@ def test_agent_withdraws_a_waiting_offer_and_it_leaves_the_inbox(desktop_page, a
     case = complaint(grade="ugly", cause="ignored", loss="0", subject="Six weeks without an answer")
     page = desktop_page
 
-    sign_in(page, agent.username, f"/complaints/{case.reference}/")
+    sign_in(page, agent.username, next_url=f"/complaints/{case.reference}/")
     page.wait_for_url(f"**/complaints/{case.reference}/")
     suggestion = page.locator("[data-panel='offers'] [data-gesture='exec_call_six_months_free']")
     suggestion.get_by_role("button", name="Offer — needs an executive").click()

@@ -7,18 +7,12 @@ from __future__ import annotations
 import pytest
 
 from recovery.models import ApprovalRequest, Offer
+from tests.e2e.conftest import sign_in
 from tests.recovery.offers_factories import complaint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
-
-def sign_in(page, username: str, next_url: str = "") -> None:
-    page.goto(f"/accounts/login/{'?next=' + next_url if next_url else ''}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Sign in").click()
 
 
 def test_agent_offers_a_costly_gesture_and_the_executive_approves_it_from_the_inbox(
@@ -30,7 +24,7 @@ def test_agent_offers_a_costly_gesture_and_the_executive_approves_it_from_the_in
     agent_page, exec_page = desktop_page, phone_page
 
     # The agent offers the executive's call, which only an executive may approve.
-    sign_in(agent_page, agent.username, f"/complaints/{case.reference}/")
+    sign_in(agent_page, agent.username, next_url=f"/complaints/{case.reference}/")
     agent_page.wait_for_url(f"**/complaints/{case.reference}/")
     suggestion = agent_page.locator("[data-panel='offers'] [data-gesture='exec_call_six_months_free']")
     expect(suggestion).to_contain_text("Repays in kind: attention for a customer who was ignored")

@@ -9,23 +9,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.e2e.conftest import sign_in
 from tests.factories import UserFactory
 from tests.recovery.outcomes_factories import add_activity, make_gesture, make_resolved_complaint, open_outcome
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 WIDEST = """Array.from(document.querySelectorAll('body *'))
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8)
   .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
-
-def sign_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def seed_outcomes() -> None:

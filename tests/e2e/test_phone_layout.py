@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from recovery.models import EscalationRule
+from tests.e2e.conftest import sign_in
 from tickets.models import Complaint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,13 +37,6 @@ MANAGER_PAGES = [
 EXECUTIVE_PAGES = ["/approvals/", "/escalations/", "/dashboard/"]
 
 
-def sign_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"{username}-demo-pass")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
 
 def page_width_problems(page, paths: list[str]) -> list[str]:
     problems = []
@@ -65,11 +59,11 @@ def test_every_page_fits_a_phone_screen(phone_page):
     assert ugly is not None, "the demo data has ugly complaints"
     page = phone_page
 
-    sign_in(page, "manager")
+    sign_in(page, "manager", password="manager-demo-pass")
     rule = EscalationRule.objects.order_by("order").first()
     problems = page_width_problems(page, [*MANAGER_PAGES, f"/complaints/{ugly.reference}/", f"/rules/{rule.pk}/"])
     page.context.clear_cookies()
-    sign_in(page, "executive")
+    sign_in(page, "executive", password="executive-demo-pass")
     problems += page_width_problems(page, EXECUTIVE_PAGES)
 
     assert not problems, "\n".join(problems)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from recovery.models import EscalationRule
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
 
 # Every control the builder made has a name: its own label or an aria-label.
 UNNAMED_CONTROLS = """() => Array.from(document.querySelectorAll('.rb select, .rb input, .rb button'))
@@ -18,19 +18,12 @@ UNNAMED_CONTROLS = """() => Array.from(document.querySelectorAll('.rb select, .r
     .map(c => c.outerHTML)"""
 
 
-def sign_in(page, username: str, next_url: str) -> None:
-    page.goto(f"/accounts/login/?next={next_url}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"**{next_url}")
-
 
 def test_a_manager_builds_a_rule_row_by_row_and_finds_it_again(desktop_page, senior):
     from playwright.sync_api import expect
 
     page = desktop_page
-    sign_in(page, senior.username, "/rules/new/")
+    sign_in(page, senior.username, next_url="/rules/new/")
     expect(page.locator("textarea[name='conditions']")).to_be_hidden()
     expect(page.locator("textarea[name='actions']")).to_be_hidden()
     page.get_by_label("Name", exact=True).fill("Bad or ugly pricing complaints to a manager")
@@ -92,7 +85,7 @@ def test_json_the_builder_cannot_show_stays_a_textarea_with_the_servers_error(de
     from playwright.sync_api import expect
 
     page = desktop_page
-    sign_in(page, senior.username, "/rules/new/")
+    sign_in(page, senior.username, next_url="/rules/new/")
     page.get_by_label("Name", exact=True).fill("Half-written rule")
     page.get_by_role("group", name="Conditions").get_by_role("button", name="Edit as JSON").click()
     conditions = page.locator("textarea[name='conditions']")

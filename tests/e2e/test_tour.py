@@ -11,17 +11,10 @@ import pytest
 from django.core.management import call_command
 
 from recovery.models import EscalationRule
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-
-def sign_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"{username}-demo-pass")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_tour_of_the_senior_pages(desktop_page, tmp_path):
@@ -32,7 +25,7 @@ def test_tour_of_the_senior_pages(desktop_page, tmp_path):
     shots = SCREENSHOTS if os.environ.get("CX_UPDATE_SCREENSHOTS") else tmp_path
     page = desktop_page
 
-    sign_in(page, "executive")
+    sign_in(page, "executive", password="executive-demo-pass")
     expect(page).to_have_url(re.compile(r"/approvals/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Approvals")
     page.screenshot(path=str(shots / "approvals.png"))
@@ -46,7 +39,7 @@ def test_tour_of_the_senior_pages(desktop_page, tmp_path):
     page.screenshot(path=str(shots / "dashboard.png"))
 
     page.context.clear_cookies()
-    sign_in(page, "manager")
+    sign_in(page, "manager", password="manager-demo-pass")
     rule = EscalationRule.objects.order_by("order").first()
     page.goto(f"/rules/{rule.pk}/")
     expect(page.get_by_label("Condition 1 field")).to_be_visible()

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from recovery.models import ApprovalRequest, Offer
 from recovery.services import offers as services
 from recovery.services.offers import AlreadyDecided
+from tests.concurrency import race
 from tests.conftest import require_service
 from tests.recovery.offers_factories import complaint, gesture, person
 from tickets.actors import ActorRef, display_name
@@ -25,27 +26,6 @@ def _need_postgres() -> None:
     if connection.vendor != "postgresql":
         require_service("needs PostgreSQL for a real concurrent double decision: set DATABASE_URL=postgres://...")
 
-
-def _race(*calls) -> list:
-    """Run the calls in threads released together by a barrier; each returns its result or the exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the loser's exception is the result under test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 @pytest.fixture
@@ -69,7 +49,7 @@ def test_concurrent_double_decision_has_exactly_one_winner(cast, round_):
     _need_postgres()
     approval = _waiting(cast["agent"], round_)
 
-    results = _race(
+    results = race(
         lambda: services.approval_decide(
             approval=ApprovalRequest(pk=approval.pk), decision="approve", note="yes", actor=ActorRef(user=cast["manager"])
         ),
@@ -104,7 +84,7 @@ def test_concurrent_double_decision_through_the_api_answers_200_and_409(cast):
 
         return call
 
-    responses = _race(
+    responses = race(
         post(cast["manager"], {"decision": "approve", "amount": "250.00", "note": "250 is enough"}),
         post(cast["executive"], {"decision": "approve"}),
     )
@@ -129,7 +109,7 @@ def test_concurrent_decisions_that_both_read_pending_still_have_one_winner(cast,
 
     monkeypatch.setattr(services.selectors, "approval_limits", limits_after_both_read)
 
-    results = _race(
+    results = race(
         lambda: services.approval_decide(
             approval=ApprovalRequest(pk=approval.pk), decision="approve", amount=Decimal("300.00"),
             actor=ActorRef(user=cast["manager"]),

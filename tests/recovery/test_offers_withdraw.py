@@ -4,7 +4,6 @@ and a withdrawal racing a decision on real PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from recovery.models import ApprovalRequest, Offer
 from recovery.selectors import offers as selectors
 from recovery.services import offers as services
 from recovery.services.offers import AlreadyDecided, NotAllowed
+from tests.concurrency import race
 from tests.conftest import require_service
 from tests.recovery.offers_factories import complaint, gesture, person
 from tickets.actors import ActorRef, display_name
@@ -430,26 +430,6 @@ def test_withdraw_is_post_only_and_needs_the_csrf_token(agent):
 # --- a withdrawal racing a decision (PostgreSQL, two connections) -------------------------------
 
 
-def _race(*calls) -> list:
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the loser's exception is the result under test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
 
 @pytest.mark.real_services
 @pytest.mark.django_db(transaction=True)
@@ -464,7 +444,7 @@ def test_withdrawal_racing_a_decision_has_exactly_one_winner_and_no_deadlock(rou
     )
     approval = offer.approval_requests.get()
 
-    withdraw, decide = _race(
+    withdraw, decide = race(
         lambda: services.offer_withdraw(offer=Offer(pk=offer.pk), actor=ActorRef(user=agent)),
         lambda: services.approval_decide(
             approval=ApprovalRequest(pk=approval.pk), decision="reject", note="no", actor=ActorRef(user=manager)
@@ -494,7 +474,7 @@ def test_two_withdrawals_at_once_withdraw_once():
         complaint=complaint(), gesture=gesture("race_w2", cost=D("5.00")), actor=ActorRef(user=agent)
     )
 
-    results = _race(
+    results = race(
         lambda: services.offer_withdraw(offer=Offer(pk=offer.pk), actor=ActorRef(user=agent)),
         lambda: services.offer_withdraw(offer=Offer(pk=offer.pk), actor=ActorRef(user=lead)),
     )
