@@ -140,61 +140,64 @@ def offer_create(request: HttpRequest, reference: str) -> HttpResponse:
     return _back(request, back)
 
 
-@role_required(Role.AGENT)
-@require_POST
-def offer_fulfil(request: HttpRequest, pk: int) -> HttpResponse:
+def _offer_move(
+    request: HttpRequest, pk: int, form_class: type, move: Callable[..., Any], done: Callable[[Offer, dict], str]
+) -> HttpResponse:
+    """The panel's buttons for an offer's last moves: check the form, call the service, say what happened, and go
+    back to the complaint page either way. htmx follows the redirect with its HX-Request header, so the page
+    answers with its in-place partial (the complaint, its timeline, the messages)."""
     offer = get_object_or_404(Offer.objects.select_related("complaint", "gesture"), pk=pk)
     back = f"{complaint_url(offer.complaint.reference)}#offers"
-    form = FulfilForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return _back(request, back)
     try:
-        services.offer_fulfil(offer=offer, actor=ActorRef.from_request(request), **form.cleaned_data)
+        move(offer=offer, actor=ActorRef.from_request(request), **form.cleaned_data)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _back(request, back)
-    done = " and the complaint resolved" if form.cleaned_data["resolve_complaint"] else ""
-    messages.success(request, f"“{offer.gesture.title}” marked fulfilled{done}.")
+    messages.success(request, done(offer, form.cleaned_data))
     return _back(request, back)
+
+
+@role_required(Role.AGENT)
+@require_POST
+def offer_fulfil(request: HttpRequest, pk: int) -> HttpResponse:
+    return _offer_move(
+        request,
+        pk,
+        FulfilForm,
+        services.offer_fulfil,
+        lambda offer, data: (
+            f"“{offer.gesture.title}” marked fulfilled"
+            + (" and the complaint resolved." if data["resolve_complaint"] else ".")
+        ),
+    )
 
 
 @role_required(Role.AGENT)
 @require_POST
 def offer_decline(request: HttpRequest, pk: int) -> HttpResponse:
-    offer = get_object_or_404(Offer.objects.select_related("complaint", "gesture"), pk=pk)
-    back = f"{complaint_url(offer.complaint.reference)}#offers"
-    form = DeclineForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, back)
-    try:
-        services.offer_decline(offer=offer, actor=ActorRef.from_request(request), **form.cleaned_data)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back(request, back)
-    messages.success(request, f"Recorded that the customer declined “{offer.gesture.title}”.")
-    return _back(request, back)
+    return _offer_move(
+        request,
+        pk,
+        DeclineForm,
+        services.offer_decline,
+        lambda offer, data: f"Recorded that the customer declined “{offer.gesture.title}”.",
+    )
 
 
 @role_required(Role.AGENT)
 @require_POST
 def offer_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    """The panel's Withdraw button. Back to the complaint page either way: htmx follows the redirect with its
-    HX-Request header, so the page answers with its in-place partial (the complaint, its timeline, the messages)."""
-    offer = get_object_or_404(Offer.objects.select_related("complaint", "gesture"), pk=pk)
-    back = f"{complaint_url(offer.complaint.reference)}#offers"
-    form = DeclineForm(request.POST)  # the same single optional note
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, back)
-    try:
-        services.offer_withdraw(offer=offer, actor=ActorRef.from_request(request), **form.cleaned_data)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back(request, back)
-    messages.success(request, f"Withdrew “{offer.gesture.title}”. It can be offered again if the customer needs it.")
-    return _back(request, back)
+    return _offer_move(
+        request,
+        pk,
+        DeclineForm,  # the same single optional note
+        services.offer_withdraw,
+        lambda offer, data: f"Withdrew “{offer.gesture.title}”. It can be offered again if the customer needs it.",
+    )
 
 
 # --- approvals ------------------------------------------------------------------------------------
