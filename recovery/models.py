@@ -169,10 +169,12 @@ class BacktestRun(models.Model):
     result = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="backtest_status_idx")]
 
     def __str__(self) -> str:
         return f"Backtest {self.pk} ({self.status})"

@@ -911,7 +911,7 @@ def backtest_run(*, run_id: int, now: datetime | None = None) -> BacktestRun | N
     """Compute a queued backtest, writing progress as it goes. Reads complaints, never writes them.
     Returns None when the run was already claimed (a second delivery of the task)."""
     claimed = BacktestRun.objects.filter(pk=run_id, status=BacktestRun.Status.QUEUED).update(
-        status=BacktestRun.Status.RUNNING, progress=0
+        status=BacktestRun.Status.RUNNING, progress=0, started_at=timezone.now()
     )
     if not claimed:
         return None
@@ -928,6 +928,43 @@ def backtest_run(*, run_id: int, now: datetime | None = None) -> BacktestRun | N
             status=BacktestRun.Status.DONE, progress=100, result=result, finished_at=timezone.now()
         )
     return BacktestRun.objects.get(pk=run_id)
+
+
+# A queued backtest no worker picked up within this long is sent again (its task was lost to a broker outage);
+# one still running after BACKTEST_STALLED is taken for a worker that died mid-run and marked failed.
+BACKTEST_RESEND_AFTER = timedelta(minutes=2)
+BACKTEST_STALLED = timedelta(hours=1)
+BACKTEST_STALLED_MESSAGE = "The worker stopped while running this backtest. Run it again."
+
+
+def backtests_recover(*, now: datetime | None = None, limit: int = 20) -> dict[str, int]:
+    """Called by the SLA sweep: send again the backtests whose task never arrived, and fail the ones whose worker
+    died. Safe to repeat and to run while workers work: a run is claimed (queued → running) only once."""
+    now = now or timezone.now()
+    from recovery.tasks.escalation import backtest_run_task
+
+    waiting = list(
+        BacktestRun.objects.filter(status=BacktestRun.Status.QUEUED, created_at__lt=now - BACKTEST_RESEND_AFTER)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    resent = 0
+    for run_id in waiting:
+        try:
+            backtest_run_task.apply_async(args=(run_id,))
+        except Exception:  # noqa: BLE001 - the broker is still down; the next sweep tries again
+            logger.exception("Could not queue backtest %s again", run_id)
+            break
+        resent += 1
+    stalled = BacktestRun.objects.filter(
+        status=BacktestRun.Status.RUNNING, started_at__lt=now - BACKTEST_STALLED
+    ).update(status=BacktestRun.Status.FAILED, error=BACKTEST_STALLED_MESSAGE, finished_at=now)
+    return {"resent": resent, "stalled": stalled}
+
+
+def backtest_again(*, run: BacktestRun, actor: ActorRef) -> BacktestRun:
+    """A new run of a finished or failed backtest: the same days and candidate rules, replayed as of now."""
+    return backtest_start(days=run.days, candidate_rules=run.candidate_rules, actor=actor)
 
 
 def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:

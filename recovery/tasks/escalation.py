@@ -40,13 +40,16 @@ def _fan_out(ids: list[int], trigger: str) -> int:
 @shared_task(name="recovery.sla_sweep")
 def sla_sweep_task() -> dict[str, int]:
     """Every minute: assess complaints past a deadline, re-grade unanswered ones as hours pass, pick up
-    complaints never assessed, and send acknowledgement reminders. Overlapping runs are harmless."""
+    complaints never assessed, send acknowledgement reminders, and send again backtests whose task was lost
+    (failing those whose worker died). Overlapping runs are harmless."""
     now = timezone.now()
     work = selectors.sla_sweep_work(now=now)
     queued = _fan_out(work.ids, "sweep")
     reminders = services.escalation_reminders_send(now=now)
+    backtests = services.backtests_recover(now=now)
     return {"due": len(work.due), "regrade": len(work.regrade), "never_assessed": len(work.never_assessed),
-            "queued": queued, "reminders": reminders}
+            "queued": queued, "reminders": reminders, "backtests_resent": backtests["resent"],
+            "backtests_stalled": backtests["stalled"]}
 
 
 @shared_task(name="recovery.complaints_reassess_open")

@@ -389,7 +389,13 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if run is None:
         return _render(request, "recovery/escalation_backtest.html", {"run": None}, status=404)
     finished = run.status in ("done", "failed")
-    context: dict[str, Any] = {"run": run, "finished": finished, "candidate_json": pretty(run.candidate_rules)}
+    waiting_long = run.status == "queued" and timezone.now() - run.created_at > services.BACKTEST_RESEND_AFTER
+    context: dict[str, Any] = {
+        "run": run,
+        "finished": finished,
+        "waiting_long": waiting_long,
+        "candidate_json": pretty(run.candidate_rules),
+    }
     if run.status == "done":
         context.update(_backtest_table(run.result))
     template = (
@@ -398,6 +404,17 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else "recovery/escalation_backtest.html"
     )
     return _render(request, template, context)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def backtest_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run a finished or failed backtest again, as of now: a new run with the same days and candidate rules."""
+    run = selectors.backtest_get(run_id=pk)
+    if run is None:
+        return _render(request, "recovery/escalation_backtest.html", {"run": None}, status=404)
+    again = services.backtest_again(run=run, actor=ActorRef.from_request(request))
+    return redirect("recovery:backtest_detail", pk=again.pk)
 
 
 def _backtest_table(result: dict[str, Any]) -> dict[str, Any]:
@@ -433,4 +450,5 @@ urlpatterns = [
     path("rules/grading/", grading_settings, name="grading_settings"),
     path("rules/backtests/", backtests, name="backtests"),
     path("rules/backtests/<int:pk>/", backtest_detail, name="backtest_detail"),
+    path("rules/backtests/<int:pk>/again/", backtest_again, name="backtest_again"),
 ]

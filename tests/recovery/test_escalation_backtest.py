@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from recovery.models import Assessment, BacktestRun
 from recovery.services import escalation as services
-from recovery.tasks.escalation import backtest_run_task
+from recovery.tasks.escalation import backtest_run_task, sla_sweep_task
 from tests.factories import ComplaintFactory
 from tickets.actors import ActorRef
 from tickets.errors import InvalidInput
@@ -118,3 +118,52 @@ def test_unsaved_candidate_time_rules_get_stand_in_ids(senior):
     run = services.backtest_start(days=7, candidate_rules=[time_rule], actor=ActorRef(user=senior))
 
     assert run.candidate_rules[0]["id"] == -1
+
+
+# --- lost tasks and dead workers (the SLA sweep recovers them) ----------------------------------
+
+
+def queued_backtest(senior, *, minutes_ago: float, django_capture_on_commit_callbacks) -> BacktestRun:
+    """A backtest whose task never reached a worker: its on-commit enqueue is captured and dropped."""
+    with django_capture_on_commit_callbacks(execute=False):
+        run = services.backtest_start(days=7, candidate_rules=TO_MANAGER, actor=ActorRef(user=senior))
+    BacktestRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return run
+
+
+def test_the_sweep_sends_again_a_backtest_whose_task_was_lost(senior, django_capture_on_commit_callbacks):
+    lost = queued_backtest(senior, minutes_ago=5, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+    just_queued = queued_backtest(senior, minutes_ago=0.5, django_capture_on_commit_callbacks=django_capture_on_commit_callbacks)
+
+    summary = sla_sweep_task()  # Celery runs eagerly here: the task sent again computes at once
+
+    assert (summary["backtests_resent"], summary["backtests_stalled"]) == (1, 0)
+    lost.refresh_from_db()
+    just_queued.refresh_from_db()
+    assert (lost.status, lost.progress) == ("done", 100) and lost.started_at is not None
+    assert just_queued.status == "queued"  # its task may still be on its way
+    assert sla_sweep_task()["backtests_resent"] == 0  # the young one still waits for its own task
+
+
+def test_a_backtest_whose_worker_died_is_marked_failed_once(senior):
+    now = timezone.now()
+    dead = BacktestRun.objects.create(days=7, status="running", progress=30, started_at=now - timedelta(hours=2))
+    busy = BacktestRun.objects.create(days=7, status="running", progress=30, started_at=now - timedelta(minutes=10))
+
+    assert services.backtests_recover(now=now) == {"resent": 0, "stalled": 1}
+    assert services.backtests_recover(now=now) == {"resent": 0, "stalled": 0}
+
+    dead.refresh_from_db()
+    busy.refresh_from_db()
+    assert (dead.status, dead.error) == ("failed", services.BACKTEST_STALLED_MESSAGE)
+    assert dead.finished_at == now
+    assert busy.status == "running"
+
+
+def test_running_a_backtest_again_replays_the_same_days_and_rules(senior):
+    first = run_backtest(TO_MANAGER, days=14, senior=senior)
+
+    again = services.backtest_run(run_id=services.backtest_again(run=first, actor=ActorRef(user=senior)).pk)
+
+    assert again.pk != first.pk
+    assert (again.status, again.days, again.candidate_rules) == ("done", 14, first.candidate_rules)

@@ -355,6 +355,40 @@ def test_backtest_page_polls_while_running(request):
     assert partial.lstrip().startswith('<div id="backtest-status"')
 
 
+def test_a_failed_backtest_offers_to_run_it_again(request, django_capture_on_commit_callbacks):
+    rules = [{"name": "All to a manager", "conditions": [{"field": "severity", "operator": "gte", "value": 1}],
+              "actions": [{"type": "escalate", "value": "manager"}]}]
+    failed = BacktestRun.objects.create(days=3, candidate_rules=rules, status="failed", error="The worker stopped")
+    client = browser(request, "senior")
+    assert f'action="/rules/backtests/{failed.pk}/again/"' in client.get(f"/rules/backtests/{failed.pk}/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/rules/backtests/{failed.pk}/again/")
+
+    again = BacktestRun.objects.exclude(pk=failed.pk).get()
+    assert response["Location"] == f"/rules/backtests/{again.pk}/"
+    assert (again.status, again.days, again.candidate_rules[0]["name"]) == ("done", 3, "All to a manager")
+
+
+@pytest.mark.parametrize(("who", "expected"), [("agent", 403), ("lead", 403)])
+def test_only_managers_run_a_backtest_again(request, who, expected):
+    run = BacktestRun.objects.create(days=3, candidate_rules=[], status="failed")
+    assert browser(request, who).post(f"/rules/backtests/{run.pk}/again/").status_code == expected
+    assert browser(request, "senior").get(f"/rules/backtests/{run.pk}/again/").status_code == 405
+    assert BacktestRun.objects.count() == 1
+
+
+def test_a_backtest_no_worker_picked_up_says_so(request):
+    run = BacktestRun.objects.create(days=7, candidate_rules=[])
+    client = browser(request, "senior")
+    assert "No worker has picked this backtest up" not in client.get(f"/rules/backtests/{run.pk}/").content.decode()
+
+    BacktestRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    page = client.get(f"/rules/backtests/{run.pk}/").content.decode()
+
+    assert "No worker has picked this backtest up" in page and 'hx-trigger="every 2s"' in page
+
+
 def test_backtest_form_refuses_invalid_candidate_rules(request):
     response = browser(request, "senior").post(
         "/rules/backtests/", {"days": "7", "rules": json.dumps([{"name": "x", "conditions": [], "actions": []}])}
