@@ -130,6 +130,7 @@ class Escalation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["tier", "status", "ack_due_at"], name="escalation_inbox_idx"),
+            models.Index(fields=["ack_due_at"], condition=Q(status="open"), name="escalation_open_ack_idx"),
             models.Index(fields=["complaint", "-created_at"], name="escalation_complaint_idx"),
         ]
         constraints = [

@@ -87,6 +87,7 @@ FIELDS: dict[str, FieldSpec] = {
     "says_wont_return": FieldSpec(BOOL, "said they won't return", _EQ_OPS),
     "response_overdue": FieldSpec(BOOL, "response overdue", _EQ_OPS),
     "resolution_overdue": FieldSpec(BOOL, "resolution overdue", _EQ_OPS),
+    "acknowledgement_overdue": FieldSpec(BOOL, "escalation not acknowledged in time", _EQ_OPS),
 }
 
 # --- actions -------------------------------------------------------------------------------
@@ -443,6 +444,8 @@ class ComplaintFacts:
     says_wont_return: bool
     response_overdue: bool
     resolution_overdue: bool
+    # The open escalation's acknowledgement deadline passed without anyone at that tier acknowledging it.
+    acknowledgement_overdue: bool = False
 
 
 @dataclass(frozen=True)
@@ -735,6 +738,22 @@ DEFAULT_RULES: list[dict[str, Any]] = [
             {"type": "escalate_one_tier"},
             {"type": "notify", "value": NOTIFY_ESCALATION_TIER},
             {"type": "notify", "value": NOTIFY_ASSIGNEE},
+        ],
+        "stop_processing": False,
+        "time_based": True,
+    },
+    {
+        "name": "Unacknowledged escalation moves up one tier",
+        "order": 40,
+        "active": True,
+        "match": MATCH_ALL,
+        "conditions": [
+            {"field": "acknowledgement_overdue", "operator": "eq", "value": True},
+            {"field": "status", "operator": "not_in", "value": ["resolved", "closed"]},
+        ],
+        "actions": [
+            {"type": "escalate_one_tier"},
+            {"type": "notify", "value": NOTIFY_ESCALATION_TIER},
         ],
         "stop_processing": False,
         "time_based": True,

@@ -126,6 +126,7 @@ _REFERENCE_LOADERS = [
     ("tickets.migrations.0002_roles", "create_roles"),
     ("recovery.migrations.0002_escalation_defaults", "load_rules"),
     ("recovery.migrations.0003_starter_playbook", "load"),
+    ("recovery.migrations.0009_unacknowledged_escalations", "add_rule"),
 ]
 
 

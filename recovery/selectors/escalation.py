@@ -248,8 +248,29 @@ def resolution_overdue(complaint: Complaint, now: datetime) -> bool:
     )
 
 
+def open_escalation_ack_due(complaint: Complaint) -> datetime | None:
+    """When the complaint's open (unacknowledged) escalation must be acknowledged by, if it has one."""
+    return (
+        Escalation.objects.filter(complaint=complaint, status=Escalation.Status.OPEN)
+        .values_list("ack_due_at", flat=True)
+        .first()
+    )
+
+
+def acknowledgement_overdue(complaint: Complaint, ack_due_at: datetime | None, now: datetime) -> bool:
+    """The open escalation's deadline passed unacknowledged; like the response clock, it pauses while waiting."""
+    return complaint.status in CLOCK_RUNNING_STATUSES and ack_due_at is not None and ack_due_at <= now
+
+
 def complaint_facts(
-    complaint: Complaint, *, grade: str | None, score: int | None, hours: float, repeat_count: int, now: datetime
+    complaint: Complaint,
+    *,
+    grade: str | None,
+    score: int | None,
+    hours: float,
+    repeat_count: int,
+    now: datetime,
+    ack_due_at: datetime | None = None,
 ) -> ComplaintFacts:
     customer = complaint.customer
     return ComplaintFacts(
@@ -269,6 +290,7 @@ def complaint_facts(
         says_wont_return=complaint.says_wont_return,
         response_overdue=response_overdue(complaint, now),
         resolution_overdue=resolution_overdue(complaint, now),
+        acknowledgement_overdue=acknowledgement_overdue(complaint, ack_due_at, now),
     )
 
 
@@ -336,9 +358,10 @@ def escalation_latest_for(*, complaint: Complaint) -> Escalation | None:
 
 
 def sla_due_ids(*, now: datetime, limit: int = SWEEP_DUE_LIMIT) -> list[int]:
-    """Open, running complaints past a deadline that no assessment has seen since it passed.
+    """Open, running complaints past a deadline (response, resolution, or their escalation's acknowledgement)
+    that no assessment has seen since it passed.
 
-    One set-based query. `assessed_at < deadline` means the last stored assessment happened before the
+    Two set-based queries. `assessed_at < deadline` means the last stored assessment happened before the
     deadline passed, so it has not yet acted on the miss; once it has, the complaint drops out here.
     """
     unseen_response = Q(assessed_at__isnull=True) | Q(assessed_at__lt=F("response_due_at"))
@@ -346,11 +369,22 @@ def sla_due_ids(*, now: datetime, limit: int = SWEEP_DUE_LIMIT) -> list[int]:
     due = (Q(response_due_at__lte=now, first_response_at__isnull=True) & unseen_response) | (
         Q(resolution_due_at__lte=now) & unseen_resolution
     )
-    return list(
+    ids = list(
         Complaint.objects.filter(due, status__in=CLOCK_RUNNING_STATUSES)
         .order_by()
         .values_list("pk", flat=True)[:limit]
     )
+    # Escalations nobody acknowledged in time, on complaints not assessed since (the partial index on open
+    # escalations' ack_due_at finds them).
+    unacknowledged = (
+        Escalation.objects.filter(status=Escalation.Status.OPEN, ack_due_at__lte=now)
+        .filter(complaint__status__in=CLOCK_RUNNING_STATUSES)
+        .filter(Q(complaint__assessed_at__isnull=True) | Q(complaint__assessed_at__lt=F("ack_due_at")))
+        .order_by()
+        .values_list("complaint_id", flat=True)[: max(0, limit - len(ids))]
+    )
+    seen = set(ids)
+    return ids + [pk for pk in unacknowledged if pk not in seen]
 
 
 def regrade_ids(*, now: datetime, horizon_hours: float, limit: int = SWEEP_REGRADE_LIMIT) -> list[int]:

@@ -212,7 +212,15 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     hours = sel.hours_unanswered(complaint, clock, now)
     signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat)
     grade = grade_experience(signals, config)
-    facts = sel.complaint_facts(complaint, grade=grade.grade, score=grade.score, hours=hours, repeat_count=repeat, now=now)
+    facts = sel.complaint_facts(
+        complaint,
+        grade=grade.grade,
+        score=grade.score,
+        hours=hours,
+        repeat_count=repeat,
+        now=now,
+        ack_due_at=sel.open_escalation_ack_due(complaint),
+    )
     evaluation = evaluate(rules, facts, fired_before)
     plan = _plan(complaint, evaluation, rules, clock, grade, now)
 
@@ -224,6 +232,8 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
         tags=facts.tags | frozenset(plan.tags),
         response_overdue=facts.response_overdue and plan.response_due_at is None,
         resolution_overdue=facts.resolution_overdue and plan.resolution_due_at is None,
+        # Escalating again supersedes the unacknowledged escalation with a new one and a new deadline.
+        acknowledgement_overdue=facts.acknowledgement_overdue and plan.tier == complaint.tier,
     )
     fired_after = fired_before | plan.fired
     horizon = sel.time_horizon_hours(config, rules)

@@ -7,11 +7,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from recovery.models import EscalationRule
+from recovery.rules import DEFAULT_RULES
 from recovery.services import escalation as services
 from tests.factories import ComplaintFactory
 from tickets.models import ApiKey
 
 pytestmark = pytest.mark.django_db
+SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
 
 RULE = {
     "name": "Severity 5 to a manager",
@@ -47,7 +49,7 @@ def test_rules_permission_matrix_for_people(request, who, read, write):
 
     assert client.get("/api/v1/escalation-rules/").status_code == read
     assert client.post("/api/v1/escalation-rules/", RULE, format="json").status_code == write
-    assert EscalationRule.objects.count() == (4 if write == 201 else 3)
+    assert EscalationRule.objects.count() == SHIPPED_RULES + (1 if write == 201 else 0)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,7 @@ def test_rules_need_the_admin_scope_for_keys(make_key_client, scopes, read, writ
 def test_rules_list_in_evaluation_order_with_a_readable_summary(make_key_client):
     body = make_key_client(["admin"]).get("/api/v1/escalation-rules/").json()
 
-    assert [r["order"] for r in body] == [10, 20, 30]
+    assert [r["order"] for r in body] == [10, 20, 30, 40]
     assert body[0]["summary"] == "When grade ugly: escalate to executive, set the response deadline to 1 hour, notify the executive"
     assert body[2]["time_based"] is True and "(once per complaint)" in body[2]["summary"]
 
@@ -101,7 +103,7 @@ def test_an_invalid_rule_answers_400_with_the_field_errors_and_is_not_saved(make
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert words in " ".join(error["fields"][path])
-    assert EscalationRule.objects.count() == 3
+    assert EscalationRule.objects.count() == SHIPPED_RULES
 
 
 def test_rule_patch_changes_some_keys_and_revalidates(make_key_client):

@@ -9,9 +9,10 @@ import pytest
 from django.test import Client
 
 from recovery.models import EscalationRule
-from recovery.rules import ACTION_TYPES, FIELDS, RuleValidationError, validate_rule
+from recovery.rules import ACTION_TYPES, DEFAULT_RULES, FIELDS, RuleValidationError, validate_rule
 
 pytestmark = pytest.mark.django_db
+SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
 
 CATALOGUE = re.compile(r'<script id="rule-catalogue" type="application/json">(.*?)</script>', re.S)
 
@@ -131,4 +132,4 @@ def test_rule_posted_as_json_is_refused_with_the_validators_message(client, over
     assert response.status_code == 200
     assert page.index("The rule was not saved") < page.index(message)  # the summary above, the message by its field
     assert catalogue_of(page)["fields"]["grade"]  # the builder comes back with the posted JSON
-    assert EscalationRule.objects.count() == 3
+    assert EscalationRule.objects.count() == SHIPPED_RULES

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from recovery.models import Assessment, Escalation, EscalationRule, GradingSettings, RuleFiring, SlaClock
+from recovery.rules import DEFAULT_RULES
 from recovery.services import escalation as services
 from tests.factories import ComplaintFactory, CustomerFactory
 from tickets import services as ticket_services
@@ -19,6 +20,7 @@ from tickets.errors import InvalidInput
 from tickets.models import Complaint, Status, TimelineEvent
 
 pytestmark = pytest.mark.django_db
+SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
 
 
 def assess(complaint: Complaint, trigger: str = "logged", now=None) -> services.AssessResult:
@@ -579,7 +581,7 @@ VALID_RULE = {
 def test_rule_create_validates_and_goes_last(senior):
     rule = services.rule_create(data=VALID_RULE, actor=ActorRef(user=senior))
 
-    assert rule.order == 40 and rule.updated_by == senior and rule.active
+    assert rule.order == 10 * (SHIPPED_RULES + 1) and rule.updated_by == senior and rule.active
 
 
 def test_rule_create_refuses_an_invalid_rule_with_field_messages(senior):
@@ -590,7 +592,7 @@ def test_rule_create_refuses_an_invalid_rule_with_field_messages(senior):
         )
 
     assert "Did you mean 'grade'?" in exc.value.fields["conditions[0].field"][0]
-    assert EscalationRule.objects.count() == 3
+    assert EscalationRule.objects.count() == SHIPPED_RULES
 
 
 def test_rule_update_revalidates_the_whole_rule(senior):
@@ -613,6 +615,7 @@ def test_rule_move_swaps_neighbours_and_renumbers(senior):
         ("Ugly experience goes to an executive", 10),
         ("Missed deadline moves up one tier", 20),
         ("Bad experience goes to a team lead", 30),
+        ("Unacknowledged escalation moves up one tier", 40),
     ]
 
 
@@ -651,4 +654,5 @@ def test_rule_changes_take_effect_at_the_next_assessment(senior):
     services.rule_move(rule=EscalationRule.objects.get(order=30), direction="up", actor=ActorRef(user=senior))
     assert [r.name for r in selectors.rule_set().specs] == [
         "Ugly experience goes to an executive", "Missed deadline moves up one tier",
+        "Unacknowledged escalation moves up one tier",
     ]

@@ -78,12 +78,71 @@ def test_sla_due_ids_drops_a_complaint_once_its_miss_was_assessed(lead, senior):
     assert selectors.sla_due_ids(now=timezone.now()) == []
 
 
-def test_sla_due_ids_is_one_query(django_assert_num_queries):
+def test_sla_due_ids_is_two_queries_whatever_the_count(django_assert_num_queries):
     for _ in range(5):
         overdue(bad_at_lead())
+    for _ in range(3):
+        unacknowledged(answered(bad_at_lead()))
 
-    with django_assert_num_queries(1):
-        assert len(selectors.sla_due_ids(now=timezone.now())) == 5
+    with django_assert_num_queries(2):
+        assert len(selectors.sla_due_ids(now=timezone.now())) == 8
+
+
+# --- an escalation nobody acknowledged -------------------------------------------------------------
+
+
+def answered(complaint: Complaint) -> Complaint:
+    """The customer got a first response, so the response deadline can no longer be missed."""
+    Complaint.objects.filter(pk=complaint.pk).update(first_response_at=timezone.now())
+    complaint.refresh_from_db()
+    return complaint
+
+
+def unacknowledged(complaint: Complaint, minutes: int = 5) -> Complaint:
+    """As if it was assessed an hour ago and its escalation's acknowledgement deadline passed `minutes` ago."""
+    now = timezone.now()
+    Escalation.objects.filter(complaint=complaint, status=Escalation.Status.OPEN).update(
+        ack_due_at=now - timedelta(minutes=minutes)
+    )
+    Complaint.objects.filter(pk=complaint.pk).update(assessed_at=now - timedelta(hours=1))
+    complaint.refresh_from_db()
+    return complaint
+
+
+def test_an_escalation_nobody_acknowledged_moves_the_complaint_up_one_tier_once(lead, senior):
+    complaint = unacknowledged(answered(bad_at_lead()))
+    assert selectors.sla_due_ids(now=timezone.now()) == [complaint.pk]
+
+    tasks.complaint_assess_task(complaint.pk, "sweep")
+    complaint.refresh_from_db()
+
+    assert complaint.tier == "manager"
+    escalations = list(Escalation.objects.filter(complaint=complaint).order_by("created_at", "id"))
+    assert [(e.tier, e.status) for e in escalations] == [("lead", "superseded"), ("manager", "open")]
+    assert "Unacknowledged escalation moves up one tier" in escalations[-1].reason
+    assert RuleFiring.objects.filter(complaint=complaint, rule__name__startswith="Unacknowledged").count() == 1
+    assert Notification.objects.filter(recipient=senior, title__contains=complaint.reference).exists()
+    assert selectors.sla_due_ids(now=timezone.now()) == []
+
+    # The manager does not acknowledge either: a time rule fires once, so it stays with the manager.
+    unacknowledged(complaint)
+    assert services.complaint_assess(complaint_id=complaint.pk, trigger="sweep").outcome in ("assessed", "unchanged")
+    complaint.refresh_from_db()
+    assert complaint.tier == "manager"
+
+
+@pytest.mark.parametrize("how", ["acknowledged", "waiting_on_customer", "resolved"])
+def test_an_acknowledged_paused_or_closed_escalation_stays_where_it_is(how, lead, senior):
+    complaint = unacknowledged(answered(bad_at_lead()))
+    if how == "acknowledged":
+        Escalation.objects.filter(complaint=complaint).update(status=Escalation.Status.ACKNOWLEDGED, acknowledged_at=timezone.now())
+    else:
+        Complaint.objects.filter(pk=complaint.pk).update(status=how)
+
+    assert selectors.sla_due_ids(now=timezone.now()) == []
+    services.complaint_assess(complaint_id=complaint.pk, trigger="sweep")
+    complaint.refresh_from_db()
+    assert complaint.tier == "lead"
 
 
 def test_regrade_ids_pick_unanswered_complaints_whose_grade_may_still_drift():

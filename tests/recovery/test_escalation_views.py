@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from recovery.models import BacktestRun, Escalation, EscalationRule, GradingSettings
 from recovery.panels_escalation import render_panel
+from recovery.rules import DEFAULT_RULES
 from recovery.services import escalation as services
 from tests.factories import ComplaintFactory
 from tickets.actors import ActorRef
@@ -19,6 +20,7 @@ from tickets.models import Complaint
 from tickets.panels import registered_complaint_panels
 
 pytestmark = pytest.mark.django_db
+SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
 
 INBOX = "/escalations/"
 
@@ -250,7 +252,7 @@ def test_an_invalid_rule_is_refused_with_the_validators_message(request, overrid
 
     assert response.status_code == 200
     assert message in response.content.decode()
-    assert EscalationRule.objects.count() == 3
+    assert EscalationRule.objects.count() == SHIPPED_RULES
 
 
 def test_edit_toggle_move_and_delete_a_rule(request):
@@ -423,7 +425,7 @@ def test_the_panel_explains_the_grade_and_the_rules(executive):
     assert "Why escalated" in html
     assert "Customer said they will not come back" in html and "(makes it ugly)" in html
     assert "✓ grade is ugly (needs ugly)" in html
-    assert "1 of 3 matched" in html
+    assert f"1 of {SHIPPED_RULES} matched" in html
     assert "Escalated from frontline agent to executive" in html
     assert reverse("recovery:escalation_acknowledge", args=[escalation.pk]) in html
 

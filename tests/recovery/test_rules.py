@@ -114,6 +114,8 @@ NEVER = [{"field": "severity", "operator": "gt", "value": 5}]
         ("threatens_public", "eq", True, {}, False),
         ("says_wont_return", "ne", True, {}, True),
         ("response_overdue", "eq", True, {"response_overdue": True}, True),
+        ("acknowledgement_overdue", "eq", True, {"acknowledgement_overdue": True}, True),
+        ("acknowledgement_overdue", "eq", True, {}, False),
         ("resolution_overdue", "eq", False, {}, True),
     ],
 )
@@ -678,6 +680,8 @@ DEFAULTS = [validate_rule({**r, "id": i}) for i, r in enumerate(DEFAULT_RULES, s
         ({"grade": "neutral", "tier": "lead", "response_overdue": True}, "manager", None, {"manager", "assignee"}),
         ({"grade": "bad", "response_overdue": True}, "lead", 24.0, {"lead", "assignee"}),
         ({"grade": "bad", "tier": "manager"}, "manager", 24.0, {"lead"}),
+        ({"grade": "bad", "tier": "lead", "acknowledgement_overdue": True}, "manager", 24.0, {"lead", "manager"}),
+        ({"grade": "ugly", "tier": "executive", "acknowledgement_overdue": True}, "executive", 1.0, {"executive"}),
     ],
 )
 def test_default_rules_decide_escalation(
