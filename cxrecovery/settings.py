@@ -102,9 +102,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers work while one writer writes; the timeout absorbs short write bursts.
+    # WAL lets readers work while one writer writes; the timeout absorbs short write bursts. IMMEDIATE takes the
+    # write lock when a transaction begins, so a second writer (the Celery worker beside the web server) waits
+    # out the timeout instead of failing at once with "database is locked" when its read turns into a write.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

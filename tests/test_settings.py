@@ -45,3 +45,43 @@ def test_settings_default_to_sqlite_and_eager_celery():
         cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60,
     )
     assert out.stdout.split() == ["django.db.backends.sqlite3", "True"]
+
+
+# Two writers on the embedded SQLite file, as the web server and a Celery worker are: each transaction reads, then
+# writes. Deferred transactions fail with "database is locked" when a read turns into a write behind another
+# writer; the settings' IMMEDIATE mode makes the second wait its turn instead.
+TWO_WRITERS = """
+import threading, time, django
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as c:
+    c.execute("CREATE TABLE tally (n integer)")
+errors = []
+def work():
+    try:
+        for _ in range(15):
+            with transaction.atomic():
+                with connection.cursor() as c:
+                    c.execute("SELECT count(*) FROM tally")
+                    time.sleep(0.005)
+                    c.execute("INSERT INTO tally VALUES (1)")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+threads = [threading.Thread(target=work) for _ in range(2)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+with connection.cursor() as c:
+    c.execute("SELECT count(*) FROM tally")
+    print(c.fetchone()[0], errors)
+"""
+
+
+def test_two_writers_on_the_embedded_sqlite_file_both_succeed(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k not in {"CELERY_BROKER_URL"}}
+    clean.update(DJANGO_SETTINGS_MODULE="cxrecovery.settings", DATABASE_URL=f"sqlite:///{tmp_path / 'cx.sqlite3'}")
+    out = subprocess.run([sys.executable, "-c", TWO_WRITERS], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "30 []"
