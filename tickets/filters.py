@@ -13,8 +13,10 @@ from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, G
 SEARCH_CUSTOMER_IDS_MAX = 500
 
 
-def customer_search_q(value: str) -> Q:
-    return Q(name__icontains=value) | Q(email__icontains=value.lower())
+def customer_search_q(value: str, prefix: str = "") -> Q:
+    """The customer's name or email contains `value` (case-insensitive); `prefix` reaches them through a relation,
+    e.g. "customer__" from a complaint."""
+    return Q(**{f"{prefix}name__icontains": value}) | Q(**{f"{prefix}email__icontains": value.lower()})
 
 
 def complaint_search_q(value: str) -> Q:
@@ -27,7 +29,7 @@ def complaint_search_q(value: str) -> Q:
         Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS_MAX + 1]
     )
     if len(customer_ids) > SEARCH_CUSTOMER_IDS_MAX:
-        by_customer = Q(customer__name__icontains=value) | Q(customer__email__icontains=value.lower())
+        by_customer = customer_search_q(value, "customer__")
     else:
         by_customer = Q(customer_id__in=customer_ids)
     return Q(subject__icontains=value) | by_customer

@@ -19,7 +19,7 @@ from django.db.models import Case, Count, F, Model, OrderBy, Prefetch, Q, QueryS
 from django.http import QueryDict
 from django.utils import timezone
 
-from tickets.filters import ComplaintFilter
+from tickets.filters import ComplaintFilter, customer_search_q
 from tickets.models import OPEN_STATUSES, Comment, Complaint, Customer, Role, TimelineEvent, pk_from_reference
 
 
@@ -316,7 +316,7 @@ def customer_suggest(*, text: str, limit: int = CUSTOMER_SUGGESTION_LIMIT) -> li
         return []
     lowered = text.lower()
     return list(
-        Customer.objects.filter(Q(email__icontains=lowered) | Q(name__icontains=text))
+        Customer.objects.filter(customer_search_q(text))
         .annotate(
             starts=Case(When(email__startswith=lowered, then=Value(0)), default=Value(1)),
             complaint_count=Count("complaints"),
