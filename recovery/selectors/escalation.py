@@ -440,6 +440,26 @@ def backtest_get(*, run_id: int) -> BacktestRun | None:
     return backtest_list().filter(pk=run_id).first()
 
 
+# A queued backtest no worker picked up within this long is sent again by the sweep (its task was lost to a
+# broker outage); one still running after BACKTEST_STALLED is taken for a worker that died mid-run.
+BACKTEST_RESEND_AFTER = timedelta(minutes=2)
+BACKTEST_STALLED = timedelta(hours=1)
+
+
+def backtest_waiting_for_worker(run: BacktestRun, *, now: datetime) -> bool:
+    """Queued for longer than a worker takes to pick a task up: its task is probably lost (the sweep resends it)."""
+    return run.status == BacktestRun.Status.QUEUED and now - run.created_at > BACKTEST_RESEND_AFTER
+
+
+def backtests_lost_ids(*, now: datetime, limit: int) -> list[int]:
+    """Queued backtests whose task seems lost, oldest first."""
+    return list(
+        BacktestRun.objects.filter(status=BacktestRun.Status.QUEUED, created_at__lt=now - BACKTEST_RESEND_AFTER)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 @dataclass(frozen=True)
 class SweepWork:
     due: list[int]  # past a deadline, not yet acted on

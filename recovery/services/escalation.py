@@ -940,10 +940,6 @@ def backtest_run(*, run_id: int, now: datetime | None = None) -> BacktestRun | N
     return BacktestRun.objects.get(pk=run_id)
 
 
-# A queued backtest no worker picked up within this long is sent again (its task was lost to a broker outage);
-# one still running after BACKTEST_STALLED is taken for a worker that died mid-run and marked failed.
-BACKTEST_RESEND_AFTER = timedelta(minutes=2)
-BACKTEST_STALLED = timedelta(hours=1)
 BACKTEST_STALLED_MESSAGE = "The worker stopped while running this backtest. Run it again."
 
 
@@ -953,13 +949,8 @@ def backtests_recover(*, now: datetime | None = None, limit: int = 20) -> dict[s
     now = now or timezone.now()
     from recovery.tasks.escalation import backtest_run_task
 
-    waiting = list(
-        BacktestRun.objects.filter(status=BacktestRun.Status.QUEUED, created_at__lt=now - BACKTEST_RESEND_AFTER)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
     resent = 0
-    for run_id in waiting:
+    for run_id in sel.backtests_lost_ids(now=now, limit=limit):
         try:
             backtest_run_task.apply_async(args=(run_id,))
         except Exception:  # noqa: BLE001 - the broker is still down; the next sweep tries again
@@ -967,7 +958,7 @@ def backtests_recover(*, now: datetime | None = None, limit: int = 20) -> dict[s
             break
         resent += 1
     stalled = BacktestRun.objects.filter(
-        status=BacktestRun.Status.RUNNING, started_at__lt=now - BACKTEST_STALLED
+        status=BacktestRun.Status.RUNNING, started_at__lt=now - sel.BACKTEST_STALLED
     ).update(status=BacktestRun.Status.FAILED, error=BACKTEST_STALLED_MESSAGE, finished_at=now)
     return {"resent": resent, "stalled": stalled}
 

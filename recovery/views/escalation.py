@@ -389,11 +389,10 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if run is None:
         return _render(request, "recovery/escalation_backtest.html", {"run": None}, status=404)
     finished = run.status in ("done", "failed")
-    waiting_long = run.status == "queued" and timezone.now() - run.created_at > services.BACKTEST_RESEND_AFTER
     context: dict[str, Any] = {
         "run": run,
         "finished": finished,
-        "waiting_long": waiting_long,
+        "waiting_long": selectors.backtest_waiting_for_worker(run, now=timezone.now()),
         "candidate_json": pretty(run.candidate_rules),
     }
     if run.status == "done":
