@@ -364,8 +364,19 @@ def _status_apply(connection: HelpdeskConnection, complaint: Complaint, change: 
                     complaint=complaint, to_status=step, actor=actor, note=f"{label} status: {change.status}"
                 )
             return
-    if change.status_changed and target != complaint.status:
+    if change.status_changed and target != complaint.status and change.status != _last_helpdesk_status(complaint):
         _note(complaint, actor, f"{label} status is now {change.status}", {"helpdesk_status": change.status})
+
+
+def _last_helpdesk_status(complaint: Complaint) -> str | None:
+    """The helpdesk status last noted on the timeline, so a status repeated by every delivery is noted once."""
+    last = (
+        complaint.events.filter(kind=TimelineEvent.Kind.UPDATED, data__has_key="helpdesk_status")
+        .order_by("-created_at", "-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return last.get("helpdesk_status") if last else None
 
 
 def _comment_seen(complaint: Complaint, key: str) -> bool:
