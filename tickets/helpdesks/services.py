@@ -87,10 +87,8 @@ def connection_create(*, kind: str, name: str, secret: str = "", created_by: Any
         with transaction.atomic():
             connection.save()
     except IntegrityError:
-        raise InvalidInput(
-            f"A connection named '{name}' already exists; its name is the complaints' source, so it must be unique.",
-            fields={"name": ["Already in use."]},
-        ) from None
+        message = f"A connection named '{name}' already exists; its name is the complaints' source, so it must be unique."
+        raise InvalidInput(message, fields={"name": [message]}) from None
     return NewConnection(connection=connection, secret=secret)
 
 
