@@ -33,7 +33,12 @@ class ConnectionCreateForm(forms.Form):
 class SecretForm(forms.Form):
     secret = forms.CharField(
         label="New secret", max_length=200, widget=forms.PasswordInput(render_value=False),
-        help_text="For Zendesk: the webhook's signing secret. The old secret stops working at once.",
+        help_text="For Zendesk: the webhook's signing secret.",
+    )
+    keep_current = forms.BooleanField(
+        label="Keep the current secret too", required=False,
+        help_text="For a second Zendesk webhook (trigger webhooks have their own signing secret), or while rotating. "
+        "Unticked, the old secret stops working at once.",
     )
 
 

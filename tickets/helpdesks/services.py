@@ -92,14 +92,27 @@ def connection_create(*, kind: str, name: str, secret: str = "", created_by: Any
     return NewConnection(connection=connection, secret=secret)
 
 
-def connection_set_secret(connection: HelpdeskConnection, secret: str) -> None:
-    """Store the secret in the form the vendor needs (not saved here)."""
+def connection_set_secret(connection: HelpdeskConnection, secret: str, *, keep_current: bool = False) -> None:
+    """Store the secret in the form the vendor needs (not saved here). With keep_current the current secrets stay
+    valid too: a second Zendesk webhook (events and triggers each have their own signing secret), or a rotation."""
+    secret = secret.strip()
     if connection.kind == HelpdeskKind.FRESHDESK:
-        connection.secret_hash = secrets.secret_hash(secret)
+        current = connection.secret_hash.splitlines() if keep_current and connection.secret_hash else []
+        connection.secret_hash = "\n".join([*current, secrets.secret_hash(secret)][-MAX_SECRETS:])
         connection.secret_encrypted = ""
-    else:
-        connection.secret_encrypted = secrets.secret_encrypt(secret)
-        connection.secret_hash = ""
+        return
+    current = _secrets_of(connection) if keep_current and connection.secret_encrypted else []
+    kept = [s for s in current if s != secret]
+    connection.secret_encrypted = secrets.secret_encrypt("\n".join([*kept, secret][-MAX_SECRETS:]))
+    connection.secret_hash = ""
+
+
+# A connection accepts at most this many secrets at once (current and kept ones).
+MAX_SECRETS = 3
+
+
+def _secrets_of(connection: HelpdeskConnection) -> list[str]:
+    return [line for line in secrets.secret_decrypt(connection.secret_encrypted).splitlines() if line]
 
 
 def connection_update_mapping(*, connection: HelpdeskConnection, changes: Mapping[str, Any]) -> HelpdeskConnection:
@@ -125,14 +138,25 @@ class Received:
 def delivery_authenticate(*, connection: HelpdeskConnection, body: bytes, headers: Mapping[str, str]) -> None:
     """Raise NotAuthentic unless the raw body carries this connection's signature (or Freshdesk password)."""
     if connection.kind == HelpdeskKind.FRESHDESK:
-        verify_password(basic_password(headers), lambda p: secrets.secret_matches(p, connection.secret_hash))
+        hashes = connection.secret_hash.splitlines()
+        verify_password(basic_password(headers), lambda p: any(secrets.secret_matches(p, h) for h in hashes))
         return
     try:
-        secret = secrets.secret_decrypt(connection.secret_encrypted)
+        candidates = _secrets_of(connection)
     except secrets.SecretUnavailable as exc:
         logger.error("Helpdesk connection %s: %s", connection.pk, exc)
         raise NotAuthentic("This connection's secret cannot be read on our side; ask an administrator.") from exc
-    VENDORS[connection.kind].verify(secret, body, headers)
+    failures: list[NotAuthentic] = []
+    for secret in candidates:
+        try:
+            VENDORS[connection.kind].verify(secret, body, headers)
+            return
+        except NotAuthentic as exc:
+            failures.append(exc)
+    # A stale timestamp (the signature matched) says more than the other secrets' mismatches.
+    raise next((f for f in failures if getattr(f, "signature_matched", False)), None) or (
+        failures[-1] if failures else NotAuthentic("This connection has no secret.")
+    )
 
 
 def delivery_envelope(*, connection: HelpdeskConnection, payload: dict[str, Any], headers: Mapping[str, str],

@@ -63,11 +63,12 @@ SETUPS: dict[str, Setup] = {
             "Choose “Zendesk events”, and select the ticket events: Ticket created, Status changed, Comment added, "
             "Priority changed, Tags changed (others are stored and ignored).",
             "Endpoint URL: {url} · Request method POST · Request format JSON · Authentication: None.",
-            "Create the webhook, open it, and reveal its signing secret. Paste that secret here (replace the "
-            "connection's secret with it): CX Recovery checks every request's X-Zendesk-Webhook-Signature.",
+            "Create the webhook, open it, and reveal its signing secret. Paste it below under “Replace or add a "
+            "secret”: CX Recovery checks every request's X-Zendesk-Webhook-Signature.",
             "Optional, for requester emails and satisfaction ratings: create a second webhook “Trigger or "
-            "automation” with the same URL and signing secret, and a trigger (Ticket is Created, or Ticket is "
-            "Updated) whose action “Notify by → Active webhook” sends the JSON body below.",
+            "automation” with the same URL, add its signing secret with “Keep the current secret too” ticked, and "
+            "a trigger (Ticket is Created, or Ticket is Updated) whose action “Notify by → Active webhook” sends "
+            "the JSON body below.",
         ),
         template_title="Trigger webhook JSON body",
         template=ZENDESK_TRIGGER_TEMPLATE,

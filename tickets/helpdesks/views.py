@@ -111,9 +111,18 @@ def connection_secret(request: HttpRequest, public_id: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give the new secret.")
     else:
-        services.connection_set_secret(connection, form.cleaned_data["secret"].strip())
+        keep = form.cleaned_data["keep_current"]
+        try:
+            services.connection_set_secret(connection, form.cleaned_data["secret"], keep_current=keep)
+        except services.secrets.SecretUnavailable:
+            services.connection_set_secret(connection, form.cleaned_data["secret"])
+            keep = False
         connection.save(update_fields=["secret_encrypted", "secret_hash", "updated_at"])
-        messages.success(request, "Secret replaced. Requests signed with the old one are now refused.")
+        messages.success(
+            request,
+            "Secret added; the current one still works." if keep
+            else "Secret replaced. Requests signed with the old one are now refused.",
+        )
     return redirect("helpdesks:detail", public_id=connection.public_id)
 
 

@@ -266,3 +266,22 @@ def test_zendesk_trigger_webhook_with_the_documented_template(client, zendesk, d
     assert complaint.customer.email == "ola@example.com"
     assert (complaint.cause, complaint.severity, complaint.channel) == ("pricing", 5, "email")
     assert complaint.events.filter(data__rating="Bad, I'm unsatisfied").count() == 1
+
+
+def test_zendesk_connection_accepts_the_event_and_the_trigger_webhook_secrets(client, zendesk, senior,
+                                                                               django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    manager = Client()
+    manager.force_login(senior)
+    manager.post(f"/integrations/{zendesk.public_id}/secret/", {"secret": "trigger-secret", "keep_current": "on"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = send(client, zendesk, zendesk_event("created"))
+        second = send(client, zendesk, zendesk_event("created", id="99"), secret="trigger-secret")
+    stale = send(client, zendesk, zendesk_event("created", id="98"), secret="trigger-secret",
+                 at=timezone.now() - dt.timedelta(minutes=10))
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert Complaint.objects.filter(source="zendesk-eu").count() == 2
+    assert stale.status_code == 401 and "five minutes" in stale.json()["error"]["message"]
