@@ -414,6 +414,8 @@ def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change:
         return
     label = connection.get_kind_display()
     if comment.by_customer:
+        if comment.body.strip() == (complaint.description or "").strip():
+            return  # the ticket's first message (Zendesk also sends it as a comment): it is the description
         note = Comment.objects.create(
             complaint=complaint,
             kind=Comment.Kind.NOTE,

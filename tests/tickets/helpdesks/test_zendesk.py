@@ -285,3 +285,17 @@ def test_zendesk_connection_accepts_the_event_and_the_trigger_webhook_secrets(cl
     assert (first.status_code, second.status_code) == (202, 202)
     assert Complaint.objects.filter(source="zendesk-eu").count() == 2
     assert stale.status_code == 401 and "five minutes" in stale.json()["error"]["message"]
+
+
+def test_zendesk_first_comment_is_the_description_not_the_customer_writing_again(
+    client, zendesk, django_capture_on_commit_callbacks
+):
+    deliver(client, zendesk, zendesk_event("created"), django_capture_on_commit_callbacks)
+    first = {"comment": {"id": "9000", "body": zendesk_event("created")["detail"]["description"], "is_public": True,
+                         "author": {"id": "8447388090111", "is_staff": False, "name": "Dana Doe"}}}
+
+    deliver(client, zendesk, zendesk_event("comment_added", event=first), django_capture_on_commit_callbacks)
+
+    complaint = Complaint.objects.get()
+    assert complaint.comments.count() == 0
+    assert not complaint.events.filter(kind="commented").exists()
