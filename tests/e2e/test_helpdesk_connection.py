@@ -3,17 +3,19 @@ helpdesk posts a signed delivery to it, and the manager sees the delivery (and i
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import SCREENSHOTS, sign_in
 from tests.tickets.helpdesks.helpers import raw, zammad_body, zammad_headers
 from tickets.models import Complaint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_manager_connects_zammad_and_sees_a_signed_delivery_in_the_log(desktop_page, live_server, senior):
+def test_manager_connects_zammad_and_sees_a_signed_delivery_in_the_log(desktop_page, live_server, senior, tmp_path):
     from playwright.sync_api import expect
 
     page = desktop_page
@@ -47,6 +49,8 @@ def test_manager_connects_zammad_and_sees_a_signed_delivery_in_the_log(desktop_p
     expect(row).to_contain_text("trigger: CX Recovery")
     expect(row).to_contain_text("Processed")
     expect(row.get_by_role("link", name=complaint.reference)).to_be_visible()
+    shots = SCREENSHOTS if os.environ.get("CX_UPDATE_SCREENSHOTS") else tmp_path
+    page.screenshot(path=str(shots / "integrations.png"), full_page=False)
 
     # Filtering by "failed" hides it.
     page.get_by_label("Result").select_option("failed")

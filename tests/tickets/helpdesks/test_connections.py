@@ -382,3 +382,21 @@ def test_admin_creates_a_connection_with_an_encrypted_secret(client, executive):
     connection = HelpdeskConnection.objects.get(name="hs-admin")
     assert secrets.secret_decrypt(connection.secret_encrypted) == "from-admin"
     assert connection.status_map == {"closed": "resolved"}
+
+
+def test_pages_query_count_does_not_grow_with_deliveries(senior, django_capture_on_commit_callbacks,
+                                                         django_assert_max_num_queries):
+    connection = connect("zammad")
+    for number in range(15):
+        body = raw(zammad_body(id=100 + number))
+        with django_capture_on_commit_callbacks(execute=True):
+            post(Client(), connection, body, **zammad_headers(body))
+    for other in range(5):
+        connect("helpscout", f"hs-{other}")
+    client = Client()
+    client.force_login(senior)
+
+    with django_assert_max_num_queries(12):
+        assert client.get(f"/integrations/{connection.public_id}/").status_code == 200
+    with django_assert_max_num_queries(10):
+        assert client.get("/integrations/").status_code == 200
