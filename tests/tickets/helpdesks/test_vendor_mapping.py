@@ -69,3 +69,18 @@ def test_delivery_without_an_id_is_named_by_event_ticket_and_time():
     first = base.fallback_delivery_id("x", "1", None, b'{"a": 1}')
     assert first == base.fallback_delivery_id("x", "1", None, b'{"a": 1}')
     assert first != base.fallback_delivery_id("x", "1", None, b'{"a": 2}')
+
+
+def test_unrendered_placeholders_are_not_values():
+    assert base.text("{{ticket.requester.id}}") is None
+    assert base.id_text(" {{ticket.id}} ") is None
+    assert base.text("a {{b}} c") == "a {{b}} c"
+
+
+def test_zendesk_trigger_without_a_rating_yet_carries_no_satisfaction():
+    payload = {"event": "trigger", "ticket": {"id": "5", "title": "t", "satisfaction": "Offered",
+                                              "requester": {"id": "9"}}}
+
+    assert zendesk.parse(payload, {}).satisfaction is None
+    payload["ticket"]["satisfaction"] = "Bad"
+    assert zendesk.parse(payload, {}).satisfaction == "Bad"

@@ -78,6 +78,8 @@ def text(value: Any) -> str | None:
     if value is None:
         return None
     value = str(value).strip()
+    if value.startswith("{{") and value.endswith("}}"):
+        return None  # a placeholder the helpdesk did not render (a misspelt or unknown one) is not a value
     return value or None
 
 

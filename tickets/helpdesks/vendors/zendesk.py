@@ -205,5 +205,14 @@ def _parse_trigger(payload: dict[str, Any]) -> TicketChange | None:
         if (requester_id or text(requester.get("email")))
         else None,
         comment=comment,
-        satisfaction=text(ticket.get("satisfaction")),
+        satisfaction=_rating(ticket.get("satisfaction")),
     )
+
+
+# {{satisfaction.current_rating}} renders these before the customer has rated: not a rating.
+NOT_RATED = {"unoffered", "offered", "not offered"}
+
+
+def _rating(value: Any) -> str | None:
+    rating = text(value)
+    return None if rating is None or rating.lower() in NOT_RATED else rating
