@@ -267,6 +267,16 @@ if not 0 < APPROVAL_REMIND_AFTER_HOURS < APPROVAL_ESCALATE_AFTER_HOURS:
     raise ImproperlyConfigured(
         "APPROVAL_REMIND_AFTER_HOURS must be above 0 and below APPROVAL_ESCALATE_AFTER_HOURS (the reminder comes first)."
     )
+# Helpdesk connections (docs/integrations.md): the Fernet key(s) that encrypt signing secrets (derived from
+# SECRET_KEY when unset), the largest webhook body accepted, and how long raw deliveries are kept.
+HELPDESK_SECRETS_KEY = os.environ.get("HELPDESK_SECRETS_KEY", "")
+HELPDESK_MAX_BODY_BYTES = int(os.environ.get("HELPDESK_MAX_BODY_BYTES", str(1024 * 1024)))
+HELPDESK_DELIVERY_RETENTION_DAYS = int(os.environ.get("HELPDESK_DELIVERY_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["tickets-helpdesk-deliveries-sweep"] = {
+    "task": "tickets.helpdesk_deliveries_sweep",
+    "schedule": 300.0,
+}
+
 CELERY_BEAT_SCHEDULE["recovery-approvals-sweep"] = {
     "task": "recovery.tasks.offers.approval_requests_sweep_task",
     "schedule": 900.0,

@@ -20,6 +20,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("tickets.urls")),
+    # Helpdesk connections: /integrations/ pages and the inbound /hooks/helpdesk/<id>/ (outside /api/v1/).
+    path("", include("tickets.helpdesks.urls")),
     path("", include("notifications.urls")),
     path("", include("recovery.urls")),
     path("api/v1/", include(api_v1)),

@@ -78,3 +78,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+from tickets.helpdesks import admin as helpdesk_admin  # noqa: E402, F401 - registers the helpdesk models

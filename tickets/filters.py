@@ -48,6 +48,9 @@ class ComplaintFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(method="filter_overdue", label="Past a deadline")
     is_open = django_filters.BooleanFilter(method="filter_open", label="Open (not resolved or closed)")
     customer = django_filters.NumberFilter(field_name="customer_id")
+    # A helpdesk finds its ticket's complaint: ?source=<connection name>&external_id=<ticket id>.
+    source = django_filters.CharFilter(field_name="source", label="Source (helpdesk connection name)")
+    external_id = django_filters.CharFilter(field_name="external_id", label="Id in the source system")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")

@@ -334,3 +334,7 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+# Helpdesk connections live in their own package (inbound channels are intake); imported here for the app label.
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery  # noqa: E402, F401

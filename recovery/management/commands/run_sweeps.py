@@ -21,6 +21,7 @@ from recovery.tasks.outcomes import (
     outcome_reconcile_task,
     outcome_windows_settle_task,
 )
+from tickets.helpdesks.tasks import helpdesk_deliveries_sweep_task
 
 # Task callables, run in this order. Add yours here and to CELERY_BEAT_SCHEDULE.
 SWEEPS: list[Callable[[], Any]] = [
@@ -31,6 +32,7 @@ SWEEPS: list[Callable[[], Any]] = [
     outcome_windows_settle_task,
     gesture_learning_recompute_task,
     outcome_metrics_refresh_task,
+    helpdesk_deliveries_sweep_task,
 ]
 
 

@@ -1,0 +1,135 @@
+"""A helpdesk connection (one per helpdesk webhook) and its inbox of deliveries.
+
+Imported from tickets/models.py so the app label stays `tickets`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from tickets.models import Cause, Complaint, Status
+
+
+class HelpdeskKind(models.TextChoices):
+    ZENDESK = "zendesk", "Zendesk"
+    FRESHDESK = "freshdesk", "Freshdesk"
+    ZAMMAD = "zammad", "Zammad"
+    HELPSCOUT = "helpscout", "Help Scout"
+
+
+# Tag (or custom field value) → cause; a manager edits these per connection.
+DEFAULT_CAUSE_MAP: dict[str, str] = {
+    "rude": Cause.STAFF_CONDUCT,
+    "unfriendly": Cause.STAFF_CONDUCT,
+    "staff": Cause.STAFF_CONDUCT,
+    "delay": Cause.SERVICE_DELAY,
+    "late": Cause.SERVICE_DELAY,
+    "slow": Cause.SERVICE_DELAY,
+    "broken": Cause.PRODUCT_QUALITY,
+    "defect": Cause.PRODUCT_QUALITY,
+    "damaged": Cause.PRODUCT_QUALITY,
+    "refund": Cause.PRICING,
+    "billing": Cause.PRICING,
+    "overcharged": Cause.PRICING,
+    "no_reply": Cause.IGNORED,
+    "ignored": Cause.IGNORED,
+    "repeat": Cause.FAILED_FIX,
+    "still_broken": Cause.FAILED_FIX,
+}
+# Helpdesk priority (lower-case name) → our severity 1–5.
+DEFAULT_SEVERITY_MAP: dict[str, int] = {"low": 2, "normal": 3, "medium": 3, "high": 4, "urgent": 5}
+# Helpdesk status (lower-case name) → our status. Only final states are mapped by default: the helpdesk
+# is where agents work the ticket, and a status our transitions cannot take is noted, not forced.
+# Zammad and Help Scout reopen "closed" conversations freely, so theirs means resolved here.
+DEFAULT_STATUS_MAPS: dict[str, dict[str, str]] = {
+    HelpdeskKind.ZENDESK: {"solved": Status.RESOLVED, "closed": Status.CLOSED},
+    HelpdeskKind.FRESHDESK: {"resolved": Status.RESOLVED, "closed": Status.CLOSED},
+    HelpdeskKind.ZAMMAD: {"closed": Status.RESOLVED},
+    HelpdeskKind.HELPSCOUT: {"closed": Status.RESOLVED},
+}
+
+
+def default_cause_map() -> dict[str, str]:
+    return dict(DEFAULT_CAUSE_MAP)
+
+
+def default_severity_map() -> dict[str, int]:
+    return dict(DEFAULT_SEVERITY_MAP)
+
+
+class HelpdeskConnection(models.Model):
+    """One helpdesk pointing its webhook at us. `name` becomes the complaints' `source`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=HelpdeskKind.choices)
+    name = models.CharField(max_length=50, unique=True)
+    # Zendesk, Zammad and Help Scout sign with the secret itself, so it is kept encrypted (Fernet, key from
+    # HELPDESK_SECRETS_KEY); Freshdesk only sends a password, so a salted hash is enough.
+    secret_encrypted = models.TextField(blank=True, default="")
+    secret_hash = models.CharField(max_length=200, blank=True, default="")
+    active = models.BooleanField(default=True)
+    cause_map = models.JSONField(default=default_cause_map, blank=True)
+    cause_field = models.CharField(
+        max_length=100, blank=True, default="", help_text="A custom field (name or id) whose value names the cause."
+    )
+    default_cause = models.CharField(max_length=30, choices=Cause.choices, default=Cause.OTHER)
+    severity_map = models.JSONField(default=default_severity_map, blank=True)
+    default_severity = models.PositiveSmallIntegerField(default=3)
+    status_map = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def inbound_path(self) -> str:
+        return f"/hooks/helpdesk/{self.public_id}/"
+
+
+class HelpdeskDelivery(models.Model):
+    """One verified request from a helpdesk, stored raw before anything else: the replay and audit record."""
+
+    class Result(models.TextChoices):
+        PENDING = "pending", "Waiting to be processed"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (not a ticket change we use)"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(HelpdeskConnection, on_delete=models.CASCADE, related_name="deliveries")
+    # The helpdesk's delivery id, or event + ticket + time when it sends none: unique per connection.
+    delivery_id = models.CharField(max_length=200)
+    event = models.CharField(max_length=120, blank=True, default="")
+    ticket_id = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    result = models.CharField(max_length=20, choices=Result.choices, default=Result.PENDING)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    complaint = models.ForeignKey(
+        Complaint, null=True, blank=True, on_delete=models.SET_NULL, related_name="helpdesk_deliveries"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "helpdesk deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "delivery_id"], name="helpdesk_delivery_unique")
+        ]
+        indexes = [
+            models.Index(fields=["connection", "-received_at"], name="helpdesk_delivery_conn_idx"),
+            models.Index(fields=["connection", "result", "-received_at"], name="helpdesk_delivery_result_idx"),
+            models.Index(fields=["received_at"], name="helpdesk_delivery_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection.name} {self.event} {self.delivery_id}"
