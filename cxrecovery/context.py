@@ -26,6 +26,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Playbook", "recovery:playbook", Role.MANAGER),
     ("Dashboard", "recovery:dashboard", Role.MANAGER),
     ("Rules", "recovery:rules", Role.MANAGER),
+    ("Webhooks", "notifications:webhooks", Role.MANAGER),
 ]
 
 

@@ -105,12 +105,15 @@ def http_post(*, url: str, headers: dict[str, str], content: str) -> SendResult:
         )
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
             request = client.build_request("POST", request_url, headers=all_headers, content=content.encode(), extensions=extensions)
-            with client.send(request, stream=True) as response:
+            response = client.send(request, stream=True)
+            try:
                 excerpt = b""
                 for chunk in response.iter_bytes():
                     excerpt += chunk
                     if len(excerpt) >= EXCERPT_BYTES:
                         break
+            finally:
+                response.close()
         latency = int((time.monotonic() - started) * 1000)
         ok = 200 <= response.status_code < 300
         return SendResult(

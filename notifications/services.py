@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, send_mail
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cxrecovery.queue import enqueue_on_commit
@@ -380,8 +381,9 @@ def webhook_deliveries_due(*, now: datetime | None = None, grace: timedelta = ti
     """Ids of deliveries to (re)send: retries now due, and work whose task was lost — never queued (broker
     outage), or a worker that died mid-send (its claim is older than any send can take)."""
     now = now or timezone.now()
+    # Due at once: its claim is older than the grace period.
     Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=now - _send_timeout()).update(
-        state=Delivery.State.PENDING, claimed_at=None
+        state=Delivery.State.PENDING, next_attempt_at=F("claimed_at"), claimed_at=None
     )
     return list(
         Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now - grace)
@@ -494,7 +496,7 @@ def outbound_emails_due(*, now: datetime | None = None, grace: timedelta = timed
     """Ids of emails to (re)send: retries due and emails whose task was lost."""
     now = now or timezone.now()
     OutboundEmail.objects.filter(state=OutboundEmail.State.SENDING, claimed_at__lt=now - timedelta(minutes=5)).update(
-        state=OutboundEmail.State.PENDING, claimed_at=None
+        state=OutboundEmail.State.PENDING, next_attempt_at=F("claimed_at"), claimed_at=None
     )
     return list(
         OutboundEmail.objects.filter(state=OutboundEmail.State.PENDING, next_attempt_at__lte=now - grace)
