@@ -19,7 +19,10 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.utils import timezone
 from standardwebhooks import Webhook
+
+from notifications.secrets import secret_decrypt
 
 EXCERPT_BYTES = 1000
 USER_AGENT = "CX-Recovery-Webhooks/1"
@@ -108,9 +111,11 @@ def http_post(*, url: str, headers: dict[str, str], content: str) -> SendResult:
             response = client.send(request, stream=True)
             try:
                 excerpt = b""
+                # The read timeout bounds each read; this bounds a receiver that drips its answer.
+                deadline = started + settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
                 for chunk in response.iter_bytes():
                     excerpt += chunk
-                    if len(excerpt) >= EXCERPT_BYTES:
+                    if len(excerpt) >= EXCERPT_BYTES or time.monotonic() > deadline:
                         break
             finally:
                 response.close()
@@ -146,10 +151,6 @@ SENDERS: dict[str, Callable[[Any], SendResult]] = {}
 
 
 def webhook_sender(delivery: Any) -> SendResult:
-    from django.utils import timezone
-
-    from notifications.secrets import secret_decrypt
-
     content = body_text(delivery.event.body)
     headers = sign_headers(
         secret=secret_decrypt(delivery.endpoint.secret_encrypted),

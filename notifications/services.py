@@ -177,7 +177,8 @@ def event_publish(*, type: str, data: Mapping[str, Any], version: int = 1) -> Ou
 def events_publish_many(*, type: str, items: Iterable[Mapping[str, Any]], version: int = 1) -> list[OutboxEvent]:  # noqa: A002
     """event_publish for many events of one type at once (a sweep settling many windows): bulk inserts,
     and one sweep queued after commit instead of a task per delivery when there are many."""
-    endpoints = _active_endpoints_for(type)
+    items = list(items)
+    endpoints = _active_endpoints_for(type) if items else []
     if not endpoints:
         return []
     now = timezone.now()
@@ -351,7 +352,8 @@ def _attempt_record(delivery: Delivery, result: SendResult, *, started: datetime
             fields["state"] = Delivery.State.FAILED
         else:
             fields.update(state=Delivery.State.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=retry_in))
-    Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(**fields)
+    # Only if the claim is still ours: a sweep that took the row back from a send it thought was lost wins.
+    Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING, claimed_at=delivery.claimed_at).update(**fields)
     if delivery.endpoint_id is not None and not final:
         _endpoint_health(delivery.endpoint_id, success=result.success, now=started)
     return AttemptOutcome(fields["state"], retry_in)
