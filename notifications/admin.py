@@ -19,7 +19,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     """Read-only here: endpoints are managed on /webhooks/ (the secret is shown once there, never here)."""
 
     list_display = ("url", "active", "events", "failing_since", "created_at")
-    list_filter = ("active",)
+    list_filter = ("active", "deleted_at")
     search_fields = ("url", "description")
     exclude = ("secret_encrypted",)
 

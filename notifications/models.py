@@ -65,6 +65,9 @@ class WebhookEndpoint(models.Model):
     # Set at the first failed delivery after a success; cleared by the next success. Drives auto-disabling.
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
+    # Deleting only marks the row: a publisher that read the endpoint a moment earlier may still be inserting a
+    # delivery for it, and a vanished row would fail that transaction (the complaint's) on its foreign key.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -14,11 +14,11 @@ def notification_unread_count(*, recipient) -> int:
 
 
 def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.order_by("-created_at", "-id")
+    return WebhookEndpoint.objects.filter(deleted_at__isnull=True).order_by("-created_at", "-id")
 
 
 def webhook_endpoint_get(*, endpoint_id: int) -> WebhookEndpoint | None:
-    return WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    return webhook_endpoint_list().filter(pk=endpoint_id).first()
 
 
 def webhook_deliveries(*, endpoint: WebhookEndpoint, state: str | None = None) -> QuerySet[Delivery]:

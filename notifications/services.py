@@ -282,8 +282,13 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> NewEndpoint:
 
 @transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint and its delivery log; events stay for other endpoints."""
-    endpoint.delete()
+    """Delete the endpoint: it disappears from the pages and the API and gets nothing more; what was still
+    waiting for it fails. The row stays (see WebhookEndpoint.deleted_at)."""
+    now = timezone.now()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, deleted_at=now, updated_at=now)
+    Delivery.objects.filter(endpoint=endpoint, state=Delivery.State.PENDING).update(
+        state=Delivery.State.FAILED, last_error="the endpoint was deleted"
+    )
     _subscriptions_changed()
 
 

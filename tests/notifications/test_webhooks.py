@@ -351,3 +351,15 @@ def test_endpoint_switched_back_on_clears_the_reason():
     endpoint = services.webhook_endpoint_update(endpoint=endpoint, changes={"active": True})
 
     assert endpoint.active and endpoint.disabled_reason == "" and endpoint.failing_since is None
+
+
+def test_endpoint_deleted_while_an_event_is_being_published_does_not_break_the_publisher(receiver):
+    endpoint = subscribe(receiver.url).endpoint
+    with transaction.atomic():
+        event = publish()  # the publisher read the endpoint and inserted its delivery ...
+        services.webhook_endpoint_delete(endpoint=endpoint)  # ... as a manager deletes it
+
+    assert OutboxEvent.objects.get() == event  # the publisher's transaction committed
+    assert Delivery.objects.get().state == Delivery.State.FAILED
+    assert publish() is None and services.delivery_attempt(delivery_id=Delivery.objects.get().pk).state == "skipped"
+    assert receiver.requests == []
