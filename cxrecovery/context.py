@@ -27,6 +27,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Dashboard", "recovery:dashboard", Role.MANAGER),
     ("Rules", "recovery:rules", Role.MANAGER),
     ("Integrations", "helpdesks:integrations", Role.MANAGER),
+    ("Webhooks", "notifications:webhooks", Role.MANAGER),
 ]
 
 

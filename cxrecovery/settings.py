@@ -189,7 +189,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "inter
 CELERY_BEAT_SCHEDULE: dict = {
     # Escalation: deadlines passed, grades drifting as hours pass, complaints never assessed, reminders.
     "recovery-sla-sweep": {"task": "recovery.sla_sweep", "schedule": 60.0, "options": {"expires": 55}},
+    # Webhook deliveries and customer emails: retries now due, and work whose task was lost.
+    "notifications-deliveries-sweep": {
+        "task": "notifications.tasks.webhook_deliveries_sweep_task", "schedule": 60.0, "options": {"expires": 55}
+    },
 }
+# Webhook deliveries have a queue of their own, so a slow receiver never delays grading: workers consume it
+# with `-Q <default queue>,webhooks` (bin/run does).
+CELERY_TASK_ROUTES = {"notifications.tasks.webhook_delivery_task": {"queue": "webhooks"}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -281,6 +288,25 @@ CELERY_BEAT_SCHEDULE["recovery-approvals-sweep"] = {
     "task": "recovery.tasks.offers.approval_requests_sweep_task",
     "schedule": 900.0,
 }
+
+# Outbound webhooks (docs/webhooks.md).
+WEBHOOK_SECRETS_KEY = os.environ.get("WEBHOOK_SECRETS_KEY", "")
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+try:
+    WEBHOOKS_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOKS_CONNECT_TIMEOUT") or "3")
+    WEBHOOKS_READ_TIMEOUT = float(os.environ.get("WEBHOOKS_READ_TIMEOUT") or "10")
+    WEBHOOKS_DISABLE_AFTER_DAYS = float(os.environ.get("WEBHOOKS_DISABLE_AFTER_DAYS") or "3")
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_READ_TIMEOUT and WEBHOOKS_DISABLE_AFTER_DAYS are numbers.")
+# Seconds to wait after the 1st, 2nd, … failed attempt (±20% jitter): about a day in all, then failed.
+WEBHOOKS_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+# Who may manage webhook endpoints in the browser, and who hears that one was switched off: notifications
+# knows no roles, so it asks the app that does.
+WEBHOOKS_MANAGER_CHECK = "tickets.permissions.can_manage_integrations"
+WEBHOOKS_MANAGERS = "tickets.permissions.integration_managers"
+
+# Replies to customers (docs/webhooks.md#replies): the Reply-To of reply emails (empty: none).
+REPLY_TO_EMAIL = os.environ.get("REPLY_TO_EMAIL", "")
 
 LOGGING = {
     "version": 1,

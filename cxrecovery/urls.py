@@ -8,6 +8,7 @@ from cxrecovery import views
 api_v1 = [
     path("", include("tickets.api.urls")),
     path("", include("recovery.api.urls")),
+    path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

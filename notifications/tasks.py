@@ -17,3 +17,45 @@ def notification_email_sweep_task() -> int:
     for notification_id in ids:
         notification_email_task.delay(notification_id)
     return len(ids)
+
+
+# Retries this soon are queued with a countdown; later ones wait for the sweep (a broker holding a task for hours
+# is fragile: Redis re-delivers unacknowledged ETA tasks after its visibility timeout).
+QUICK_RETRY_SECONDS = 300
+
+
+def _eager() -> bool:
+    from cxrecovery.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+@shared_task(acks_late=True)
+def webhook_delivery_task(delivery_id: int) -> str:
+    """One attempt at one delivery; runs on the `webhooks` queue so a slow receiver never delays other work."""
+    outcome = services.delivery_attempt(delivery_id=delivery_id)
+    if outcome.retry_in is not None and outcome.retry_in <= QUICK_RETRY_SECONDS and not _eager():
+        webhook_delivery_task.apply_async((delivery_id,), countdown=outcome.retry_in)
+    return outcome.state
+
+
+@shared_task
+def webhook_deliveries_sweep_task(grace_seconds: float = 30) -> int:
+    """Queue deliveries whose retry is due or whose task was lost, and customer emails likewise."""
+    from datetime import timedelta
+
+    ids = services.webhook_deliveries_due(grace=timedelta(seconds=grace_seconds))
+    for delivery_id in ids:
+        webhook_delivery_task.delay(delivery_id)
+    email_ids = services.outbound_emails_due(grace=timedelta(seconds=grace_seconds))
+    for email_id in email_ids:
+        outbound_email_task.delay(email_id)
+    return len(ids) + len(email_ids)
+
+
+@shared_task(acks_late=True)
+def outbound_email_task(email_id: int) -> str:
+    outcome = services.outbound_email_send(email_id=email_id)
+    if outcome.retry_in is not None and outcome.retry_in <= QUICK_RETRY_SECONDS and not _eager():
+        outbound_email_task.apply_async((email_id,), countdown=outcome.retry_in)
+    return outcome.state

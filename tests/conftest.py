@@ -155,3 +155,16 @@ def _reference_data(request):
         return
     request.getfixturevalue("db")
     reference_data_ensure()
+
+
+@pytest.fixture
+def receiver(settings):
+    """A real local HTTP receiver for webhooks; private targets allowed so deliveries may reach 127.0.0.1."""
+    from tests.notifications.receiver import start_receiver
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    settings.DEBUG = False
+    receiver, server = start_receiver()
+    yield receiver
+    server.shutdown()
+    server.server_close()

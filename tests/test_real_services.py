@@ -50,13 +50,16 @@ def celery_worker_process(tmp_path):
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
         "DB_CONN_MAX_AGE": "0",
+        # Webhook tests deliver to a receiver on 127.0.0.1, which the private-address guard refuses otherwise.
+        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
     }
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "cxrecovery", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+         "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},webhooks"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60

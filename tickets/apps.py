@@ -6,4 +6,9 @@ class TicketsConfig(AppConfig):
     verbose_name = "Complaints"
 
     def ready(self) -> None:
+        from notifications.catalogue import event_types_register
+        from tickets import receivers  # noqa: F401  (reply emails' results, broken integrations)
         from tickets.api import auth  # noqa: F401  (registers the OpenAPI auth extension)
+        from tickets.webhook_payloads import EVENTS
+
+        event_types_register(EVENTS)

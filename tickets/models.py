@@ -266,12 +266,23 @@ class Comment(models.Model):
         NOTE = "note", "Internal note"
         REPLY = "reply", "Reply to the customer"
 
+    class DeliveryState(models.TextChoices):
+        PENDING = "pending", "Sending"
+        RETRYING = "retrying", "Not sent yet, retrying"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Could not be sent"
+
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="comments")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.NOTE)
     body = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     author_label = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Replies only: how the reply travels to the customer and whether it got there (notes leave these empty).
+    delivery_channel = models.CharField(max_length=20, blank=True, default="")
+    delivery_state = models.CharField(max_length=10, choices=DeliveryState.choices, blank=True, default="")
+    delivery_error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -63,3 +63,18 @@ class ApiAccess(BasePermission):
             self.message = f"This needs the {Role(min_role).label.lower()} role or higher."
             return False
         return True
+
+
+def can_manage_integrations(user: Any) -> bool:
+    """Managers and executives configure webhooks (settings.WEBHOOKS_MANAGER_CHECK points here)."""
+    return role_at_least(user, Role.MANAGER)
+
+
+def integration_managers() -> list[Any]:
+    """The people told when an integration breaks (settings.WEBHOOKS_MANAGERS points here)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True)
+    return list(
+        users.filter(groups__name__in=[Role.MANAGER, Role.EXECUTIVE]).distinct()
+    ) + list(users.filter(is_superuser=True).exclude(groups__name__in=[Role.MANAGER, Role.EXECUTIVE]))

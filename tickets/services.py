@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.services import notice_send
-from tickets import signals
+from notifications.services import notice_send, outbound_email_queue
+from tickets import signals, webhook_payloads
 from tickets.actors import ActorRef
-from tickets.errors import InvalidInput, InvalidTransition
+from tickets.errors import DomainError, InvalidInput, InvalidTransition
 from tickets.events import event_write
 from tickets.models import (
     STATUS_TRANSITIONS,
@@ -171,6 +173,7 @@ def complaint_log(*, data: ComplaintInput, actor: ActorRef) -> LogResult:
         message=f"Complaint logged via {complaint.get_channel_display().lower()}",
         data={"source": data.source, "external_id": data.external_id, "customer_id": customer.pk},
     )
+    webhook_payloads.publish("complaint.logged", complaint)
     signals.complaint_logged.send(sender=Complaint, complaint_id=complaint.pk, actor=actor)
     return LogResult(complaint=complaint, created=True)
 
@@ -263,6 +266,8 @@ def complaint_transition(*, complaint: Complaint, to_status: str, actor: ActorRe
         + (f": {note}" if note else ""),
         data={"from": from_status, "to": to_status, "note": note},
     )
+    if to_status == Status.RESOLVED:
+        webhook_payloads.publish("complaint.resolved", complaint, from_status=from_status, note=note)
     signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=frozenset({"status"}), actor=actor)
     return complaint
 
@@ -302,32 +307,160 @@ def complaint_assign(*, complaint: Complaint, assignee: Any | None, actor: Actor
     return complaint
 
 
+class ReplyUndeliverable(DomainError):
+    """No channel reaches this customer: the reply would be written and never read."""
+
+    code = "reply_undeliverable"
+    status = 409
+
+
+def reply_channel(complaint: Complaint) -> str | None:
+    """How a reply to the customer travels: "email", or None when nothing reaches them."""
+    return "email" if complaint.customer.email else None
+
+
+def reply_undeliverable_reason(complaint: Complaint) -> str:
+    return (
+        f"A reply on {complaint.reference} cannot reach the customer: we have no email address for them. "
+        "Add their email (log the complaint again with it, or through the API), or contact them another way "
+        "and write an internal note."
+    )
+
+
+def _thread_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rsplit("@", 1)[-1] if "@" in address else "cx-recovery.localhost"
+
+
+def reply_email_headers(complaint: Complaint, comment: Comment) -> dict[str, str]:
+    """Every reply has its own Message-ID and points at the complaint's thread id, so mail clients thread them."""
+    domain = _thread_domain()
+    thread = f"<complaint-{complaint.reference}@{domain}>"
+    return {
+        "Message-ID": f"<complaint-{complaint.reference}-reply-{comment.pk}@{domain}>",
+        "In-Reply-To": thread,
+        "References": thread,
+    }
+
+
 @transaction.atomic
 def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) -> Comment:
-    """Add an internal note or a reply to the customer. A reply counts as the first response."""
+    """Add an internal note or a reply to the customer.
+
+    A reply is emailed to the customer after commit (retried on failure); it counts as the first response only
+    once it was sent (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
+    """
     body = (body or "").strip()
     if not body:
         raise InvalidInput("Write something before saving.", fields={"body": ["This field may not be blank."]})
     if kind not in Comment.Kind.values:
         raise InvalidInput(f"Unknown comment kind '{kind}'.", fields={"kind": ["Choose note or reply."]})
     complaint = _locked(complaint)
+    channel = reply_channel(complaint) if kind == Comment.Kind.REPLY else None
+    if kind == Comment.Kind.REPLY and channel is None:
+        raise ReplyUndeliverable(reply_undeliverable_reason(complaint))
     comment = Comment.objects.create(
-        complaint=complaint, kind=kind, body=body, author=actor.user, author_label=actor.label[:200]
+        complaint=complaint,
+        kind=kind,
+        body=body,
+        author=actor.user,
+        author_label=actor.label[:200],
+        delivery_channel=channel or "",
+        delivery_state=Comment.DeliveryState.PENDING if channel else "",
     )
-    if kind == Comment.Kind.REPLY and complaint.first_response_at is None:
-        complaint.first_response_at = timezone.now()
-        complaint.save(update_fields=["first_response_at", "updated_at"])
+    if channel == "email":
+        outbound_email_queue(
+            ref=f"comment:{comment.pk}",
+            to=complaint.customer.email,
+            subject=f"Re: {complaint.subject} [{complaint.reference}]",
+            body=body,
+            reply_to=settings.REPLY_TO_EMAIL,
+            headers=reply_email_headers(complaint, comment),
+        )
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
         actor=actor,
-        message=("Replied to the customer" if kind == Comment.Kind.REPLY else "Added an internal note"),
-        data={"comment_id": comment.pk, "kind": kind},
+        message=(f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"),
+        data={"comment_id": comment.pk, "kind": kind, "channel": channel},
     )
-    if kind == Comment.Kind.REPLY:
-        signals.complaint_changed.send(
-            sender=Complaint, complaint_id=complaint.pk, changed=frozenset({"first_response_at"}), actor=actor
-        )
+    return comment
+
+
+EMAIL_ACTOR = ActorRef.system("Email")
+
+
+@transaction.atomic
+def reply_delivered(*, comment_id: int, sent_at: Any) -> Comment | None:
+    """The reply reached the customer's mail server: mark it sent, count it as the first response (if it is the
+    first), write the timeline, publish complaint.replied. Safe to call twice."""
+    comment = Comment.objects.select_related("complaint").filter(pk=comment_id).first()
+    if comment is None:
+        return None
+    complaint = _locked(comment.complaint)
+    if not Comment.objects.filter(pk=comment.pk).exclude(delivery_state=Comment.DeliveryState.SENT).update(
+        delivery_state=Comment.DeliveryState.SENT, delivered_at=sent_at, delivery_error=""
+    ):
+        return comment
+    comment.refresh_from_db()
+    changed = frozenset()
+    if complaint.first_response_at is None:
+        complaint.first_response_at = sent_at
+        complaint.save(update_fields=["first_response_at", "updated_at"])
+        changed = frozenset({"first_response_at"})
+    event_write(
+        complaint=complaint,
+        kind=TimelineEvent.Kind.COMMENTED,
+        actor=EMAIL_ACTOR,
+        message=f"Reply sent to {complaint.customer.email}",
+        data={"comment_id": comment.pk, "kind": comment.kind, "delivery": "sent", "channel": comment.delivery_channel},
+    )
+    webhook_payloads.publish(
+        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=comment.delivery_channel, sent_at=sent_at)
+    )
+    if changed:
+        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=EMAIL_ACTOR)
+    return comment
+
+
+@transaction.atomic
+def reply_delivery_failed(*, comment_id: int, error: str, final: bool, retry_at: Any = None) -> Comment | None:
+    """A send failed: show why on the reply and the timeline; it does not count as a response."""
+    comment = Comment.objects.select_related("complaint").filter(pk=comment_id).first()
+    if comment is None or comment.delivery_state == Comment.DeliveryState.SENT:
+        return comment
+    complaint = _locked(comment.complaint)
+    state = Comment.DeliveryState.FAILED if final else Comment.DeliveryState.RETRYING
+    Comment.objects.filter(pk=comment.pk).update(delivery_state=state, delivery_error=error[:500])
+    comment.refresh_from_db()
+    then = "no more retries; send it again from the complaint page" if final else f"retrying {retry_at:%d %b %H:%M} UTC" if retry_at else "retrying"
+    event_write(
+        complaint=complaint,
+        kind=TimelineEvent.Kind.COMMENTED,
+        actor=EMAIL_ACTOR,
+        message=f"Reply could not be sent to {complaint.customer.email}: {error} ({then})",
+        data={"comment_id": comment.pk, "kind": comment.kind, "delivery": state, "error": error},
+    )
+    return comment
+
+
+@transaction.atomic
+def reply_send_again(*, comment: Comment, actor: ActorRef) -> Comment:
+    """Try a reply whose sending failed once more."""
+    from notifications.services import outbound_email_retry
+
+    if comment.kind != Comment.Kind.REPLY or comment.delivery_state != Comment.DeliveryState.FAILED:
+        raise DomainError("Only a reply that could not be sent can be sent again.")
+    outbound_email_retry(ref=f"comment:{comment.pk}")
+    Comment.objects.filter(pk=comment.pk).update(delivery_state=Comment.DeliveryState.PENDING)
+    event_write(
+        complaint=comment.complaint,
+        kind=TimelineEvent.Kind.COMMENTED,
+        actor=actor,
+        message="Sending the reply again",
+        data={"comment_id": comment.pk, "kind": comment.kind, "delivery": "pending"},
+    )
+    comment.refresh_from_db()
     return comment
 
 

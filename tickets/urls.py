@@ -11,6 +11,7 @@ urlpatterns = [
     path("complaints/new/customers/", views.customer_lookup, name="customer_lookup"),
     path("complaints/<str:reference>/", views.complaint_detail, name="detail"),
     path("complaints/<str:reference>/notes/", views.complaint_comment, name="comment"),
+    path("complaints/<str:reference>/replies/<int:comment_id>/send/", views.reply_send_again, name="reply_send_again"),
     path("complaints/<str:reference>/status/", views.complaint_transition, name="transition"),
     path("complaints/<str:reference>/assign/", views.complaint_assign, name="assign"),
 ]

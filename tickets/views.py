@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -211,6 +211,8 @@ def _complaint_context(
         "comment_form": comment_form or CommentForm(),
         "transition_form": transition_form or TransitionForm(),
         "comment_kinds": Comment.Kind,
+        "reply_channel": services.reply_channel(complaint),
+        "reply_blocked_reason": None if services.reply_channel(complaint) else services.reply_undeliverable_reason(complaint),
         "panels": complaint_panels(request, complaint),
     }
 
@@ -264,8 +266,25 @@ def complaint_comment(request: HttpRequest, reference: str) -> HttpResponse:
             for error in errors:
                 form.add_error(name if name in form.fields else None, error)
         return _action_refused(request, complaint, exc.message, exc.status, comment_form=form)
-    done = "Reply recorded." if comment.kind == Comment.Kind.REPLY else "Note added."
+    done = (
+        f"Reply saved and being emailed to {complaint.customer.email}; the timeline shows when it is sent."
+        if comment.kind == Comment.Kind.REPLY
+        else "Note added."
+    )
     return _action_done(request, complaint, done)
+
+
+@desk_view
+@require_POST
+def reply_send_again(request: HttpRequest, reference: str, comment_id: int) -> HttpResponse:
+    """Try once more to send a reply whose sending failed."""
+    complaint = _complaint_or_404(reference)
+    comment = get_object_or_404(Comment, pk=comment_id, complaint=complaint)
+    try:
+        services.reply_send_again(comment=comment, actor=ActorRef.from_request(request))
+    except DomainError as exc:
+        return _action_refused(request, complaint, exc.message, exc.status)
+    return _action_done(request, complaint, "Sending the reply again.")
 
 
 @desk_view

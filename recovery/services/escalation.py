@@ -34,6 +34,7 @@ from django.utils import timezone
 from cxrecovery.queue import enqueue_on_commit
 from notifications.models import Notification
 from notifications.services import notice_send
+from recovery import webhook_payloads
 from recovery.grading import GRADES, Grade, GradeSignals, GradingConfig, GradingConfigError, grade_experience
 from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule, GradingSettings, RuleFiring, SlaClock
 from recovery.rules import (
@@ -252,6 +253,7 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
         except IntegrityError:
             raise _Raced from None
 
+    graded_from = complaint.grade
     escalation = _apply(complaint, plan, evaluation, grade, updates, now)
     assessment = Assessment.objects.create(
         complaint=complaint,
@@ -266,6 +268,14 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     )
     _notify(complaint, plan, grade, escalation, evaluation)
     _complaint_write(complaint, updates, now)
+    if graded_from != grade.grade:
+        webhook_payloads.publish(
+            "complaint.graded",
+            complaint,
+            grade={"from": graded_from or None, "to": grade.grade, "score": grade.score, "reasons": reasons_json(grade)},
+        )
+    if escalation is not None:
+        webhook_payloads.publish("complaint.escalated", complaint, escalation=webhook_payloads.escalation_data(escalation))
     return AssessResult("assessed", assessment, escalation, tuple(updates))
 
 
@@ -654,6 +664,10 @@ def escalation_acknowledge(*, escalation_id: int, actor: ActorRef, note: str = "
         + (f": {note}" if note else ""),
         data={"escalation_id": escalation.pk, "tier": escalation.tier, "action": "acknowledged", "note": note, "late": late},
     )
+    webhook_payloads.publish(
+        "escalation.acknowledged", escalation.complaint,
+        escalation=webhook_payloads.escalation_data(escalation), action="acknowledged", note=note, late=late,
+    )
     return escalation
 
 
@@ -681,6 +695,10 @@ def escalation_take_over(*, escalation_id: int, actor: ActorRef, note: str = "")
         actor=actor,
         message=f"Took over the escalation to {_tier_word(escalation.tier)}" + (f": {note}" if note else ""),
         data={"escalation_id": escalation.pk, "tier": escalation.tier, "action": "taken_over", "note": note},
+    )
+    webhook_payloads.publish(
+        "escalation.acknowledged", escalation.complaint,
+        escalation=webhook_payloads.escalation_data(escalation), action="taken_over", note=note, late=False,
     )
     ticket_services.complaint_assign(complaint=escalation.complaint, assignee=actor.user, actor=actor)
     return escalation

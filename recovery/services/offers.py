@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.services import notice_send
+from recovery import webhook_payloads
 from recovery.models import OFFER_TRANSITIONS, ApprovalLimit, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.playbook import TIERS, GestureSpec
 from recovery.selectors import offers as selectors
@@ -464,7 +465,7 @@ def offer_create(
         "note": note,
     }
     if route.auto:
-        return offer_transition(
+        offer = offer_transition(
             offer=offer,
             to_status=S.APPROVED,
             actor=actor,
@@ -474,6 +475,8 @@ def offer_create(
             data={**facts, "approved_tier": offerer_tier},
             now=now,
         )
+        webhook_payloads.offer_publish("offer.proposed", offer)
+        return offer
     offer = offer_transition(
         offer=offer,
         to_status=S.PENDING_APPROVAL,
@@ -489,6 +492,8 @@ def offer_create(
         requested_by=offer.proposed_by,
         due_at=now + timedelta(hours=settings.APPROVAL_ESCALATE_AFTER_HOURS),
     )
+    webhook_payloads.offer_publish("offer.proposed", offer)
+    webhook_payloads.offer_publish("approval.requested", offer, approval=webhook_payloads.approval_data(approval))
     _notify_approvers(approval, offer, why="; ".join(route.reasons), stage="request")
     return offer
 
@@ -540,6 +545,7 @@ def offer_fulfil(
         data={"note": note},
         now=now,
     )
+    webhook_payloads.offer_publish("offer.fulfilled", offer)
     complaint = offer.complaint
     if resolve_complaint and complaint.status in OPEN_STATUSES:
         complaint_transition(
@@ -554,7 +560,7 @@ def offer_decline(*, offer: Offer, actor: ActorRef, note: str = "", now: datetim
     actor_tier(actor)
     note = _clean_note(note)
     current = Offer.objects.select_related("gesture").get(pk=offer.pk)
-    return offer_transition(
+    offer = offer_transition(
         offer=current,
         to_status=S.DECLINED,
         actor=actor,
@@ -562,6 +568,8 @@ def offer_decline(*, offer: Offer, actor: ActorRef, note: str = "", now: datetim
         data={"note": note},
         now=now,
     )
+    webhook_payloads.offer_publish("offer.declined", offer, note=note)
+    return offer
 
 
 def _lock_offer(offer_id: int) -> None:
@@ -746,6 +754,10 @@ def approval_decide(
         },
         now=now,
     )
+    approval.refresh_from_db()
+    webhook_payloads.offer_publish(
+        "approval.decided", offer, approval=webhook_payloads.approval_data(approval), decision=decision
+    )
     if offer.proposed_by_id and offer.proposed_by_id != user.pk:
         verb = "approved" if approved else "rejected"
         notice_send(
@@ -834,6 +846,7 @@ def approval_escalate(*, approval_id: int, now: datetime | None = None) -> Appro
             "to_tier": next_tier,
         },
     )
+    webhook_payloads.offer_publish("approval.requested", offer, approval=webhook_payloads.approval_data(moved))
     _notify_approvers(
         moved,
         offer,

@@ -35,6 +35,7 @@ from django.utils.dateparse import parse_datetime
 
 from cxrecovery.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, Gesture, GestureLearning, Offer, OutcomeWindow, RecoveryOutcome
+from recovery.webhook_payloads import windows_settled_publish
 from tickets.actors import ActorRef
 from tickets.events import event_write, jsonable
 from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
@@ -574,6 +575,7 @@ def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResul
     # Backfilled history: activity already on record decides windows now, not at the next sweep.
     _close(OutcomeWindow.objects.filter(outcome_id=outcome.pk), now)
     _settle(now, outcome_id=outcome.pk)
+    windows_settled_publish(settled_at=now, outcome_id=outcome.pk)
     outcome.refresh_from_db()
     return OpenResult(outcome, action)
 
@@ -631,7 +633,9 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
         ],
         batch_size=MAX_BATCH,
     )
-    _close(OutcomeWindow.objects.filter(outcome__customer_id__in={o.customer_id for o in outcomes}), now)
+    customer_ids = {o.customer_id for o in outcomes}
+    _close(OutcomeWindow.objects.filter(outcome__customer_id__in=customer_ids), now)
+    windows_settled_publish(settled_at=now, customer_ids=customer_ids)
     return len(outcomes)
 
 
@@ -847,6 +851,7 @@ def outcome_windows_close(*, customer_ids: Iterable[int], now: datetime | None =
         return CloseResult(0, 0)
     _lock_customers(ids)
     returned = _close(OutcomeWindow.objects.filter(outcome__customer_id__in=ids), now)
+    windows_settled_publish(settled_at=now, customer_ids=ids)
     return CloseResult(customers=len(ids), returned=returned)
 
 
@@ -868,7 +873,10 @@ def outcome_windows_settle(*, now: datetime | None = None) -> SettleResult:
     activity lies inside it in the statement's snapshot, and activity committed after that still
     turns it to *returned* (see _close).
     """
-    returned, lapsed = _settle(now or timezone.now())
+    now = now or timezone.now()
+    returned, lapsed = _settle(now)
+    if returned or lapsed:
+        windows_settled_publish(settled_at=now)
     if returned or lapsed:
         logger.info("Settled outcome windows: %s returned, %s did not return", returned, lapsed)
     return SettleResult(returned=returned, not_returned=lapsed)

@@ -316,14 +316,16 @@ def test_timeline_lists_every_change_newest_first_with_actor(agent_client, agent
     assert events[0]["actor"] == {"type": "user", "label": "Alice Agent", "user_id": agent.pk}
 
 
-def test_comment_reply_counts_as_first_response(agent_client, complaint):
-    response = agent_client.post(
-        f"{URL}{complaint.reference}/comments/", {"kind": "reply", "body": "Sorry, we are on it."}, format="json"
-    )
+def test_comment_reply_counts_as_first_response_once_emailed(agent_client, complaint, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(
+            f"{URL}{complaint.reference}/comments/", {"kind": "reply", "body": "Sorry, we are on it."}, format="json"
+        )
 
-    assert response.status_code == 201
+    assert response.status_code == 201 and response.json()["delivery_state"] == "pending"
     complaint.refresh_from_db()
     assert complaint.first_response_at is not None
+    assert [m.to for m in mailoutbox] == [[complaint.customer.email]]
 
 
 def test_comment_blank_body_answers_400(agent_client, complaint):

@@ -656,13 +656,14 @@ def test_comment_fallback_adds_a_note_and_redirects_back(agent_web, agent, compl
     assert "Note added." in html(agent_web.get(detail_url(complaint)))
 
 
-def test_comment_htmx_answers_with_the_updated_complaint_and_a_message(agent_web, complaint):
-    response = agent_web.post(detail_url(complaint, "notes"), {"kind": "reply", "body": "Sorry, fixing it today"}, **HTMX)
+def test_comment_htmx_answers_with_the_updated_complaint_and_a_message(agent_web, complaint, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_web.post(detail_url(complaint, "notes"), {"kind": "reply", "body": "Sorry, fixing it today"}, **HTMX)
 
     page = html(response)
     assert response.status_code == 200 and "<html" not in page
     assert 'id="complaint"' in page and "Sorry, fixing it today" in page
-    assert 'id="flash" hx-swap-oob="innerHTML"' in page and "Reply recorded." in page
+    assert 'id="flash" hx-swap-oob="innerHTML"' in page and "being emailed to" in page
     complaint.refresh_from_db()
     assert complaint.first_response_at is not None
 

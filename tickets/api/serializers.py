@@ -181,7 +181,10 @@ class CommentInput(serializers.Serializer):
 class CommentOutput(serializers.ModelSerializer):
     class Meta:
         model = Comment
-        fields = ["id", "kind", "body", "author_label", "created_at"]
+        fields = [
+            "id", "kind", "body", "author_label", "created_at",
+            "delivery_channel", "delivery_state", "delivery_error", "delivered_at",
+        ]
 
 
 class CustomerReferenceOutput(serializers.Serializer):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from notifications.tasks import notification_email_sweep_task
+from notifications.tasks import notification_email_sweep_task, webhook_deliveries_sweep_task
 from recovery.tasks.escalation import sla_sweep_task
 from recovery.tasks.offers import approval_requests_sweep_task
 from recovery.tasks.outcomes import (
@@ -28,6 +28,7 @@ SWEEPS: list[Callable[[], Any]] = [
     sla_sweep_task,
     approval_requests_sweep_task,
     notification_email_sweep_task,
+    webhook_deliveries_sweep_task,
     outcome_reconcile_task,
     outcome_windows_settle_task,
     gesture_learning_recompute_task,
