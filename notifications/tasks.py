@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import logging
 import random
 
 from celery import shared_task
 
 from notifications import services
+
+logger = logging.getLogger(__name__)
 
 # Waits between tries: 5 s, 10 s, 20 s, 40 s (each less a random part, so a burst does not retry in step).
 RETRY_BASE_SECONDS = 5
@@ -31,7 +34,11 @@ def notification_email_task(self, notification_id: int) -> bool:
 @shared_task
 def notification_email_sweep_task() -> int:
     """Re-queue emails whose task never ran (broker outage) or whose send's lease ran out (killed worker)."""
-    ids = services.notification_email_requeue_stale()
-    for notification_id in ids:
-        notification_email_task.delay(notification_id)
-    return len(ids)
+    queued = 0
+    for notification_id in services.notification_email_requeue_stale():
+        try:
+            notification_email_task.delay(notification_id)
+            queued += 1
+        except Exception:  # noqa: BLE001 - the broker or (in-process) the mail server failing: the next sweep tries again
+            logger.warning("Could not send or queue the email of notice %s; the next sweep retries it", notification_id)
+    return queued

@@ -151,3 +151,28 @@ def test_email_task_goes_to_its_own_queue_and_smtp_has_a_timeout():
     assert route["queue"].name == django_settings.CELERY_EMAIL_QUEUE != django_settings.CELERY_TASK_DEFAULT_QUEUE
     assert 0 < django_settings.EMAIL_TIMEOUT <= 60
     assert services.email_lease() >= timedelta(seconds=8 * django_settings.EMAIL_TIMEOUT)
+
+
+def test_email_sweep_keeps_going_when_one_email_fails_in_process(agent, settings, mailoutbox, monkeypatch):
+    # given: two emails left pending, and (in-process, no broker) the first send fails
+    old = timezone.now() - timedelta(minutes=10)
+    first, second = _pending(agent), _pending(agent)
+    Notification.objects.update(created_at=old)
+    real = services.send_mail
+    calls: list[int] = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise smtplib.SMTPServerDisconnected("gone")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "send_mail", flaky)
+
+    # when
+    queued = tasks.notification_email_sweep_task()
+
+    # then: the second is sent, the first waits for the next sweep
+    assert queued == 1 and len(mailoutbox) == 1
+    states = dict(Notification.objects.values_list("pk", "email_state"))
+    assert states == {first.pk: "pending", second.pk: "sent"}
