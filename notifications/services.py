@@ -110,7 +110,7 @@ def _record_sent(notification_id: int, tries: int = 3) -> None:
     """The email is out: record it, trying a few times over a dropped connection so it is not sent twice."""
     for attempt in range(1, tries + 1):
         try:
-            close_old_connections_if_broken()
+            _reconnect_if_broken()
             Notification.objects.filter(pk=notification_id, email_state=Notification.EmailState.SENDING).update(
                 email_state=Notification.EmailState.SENT, emailed_at=timezone.now(), email_lease_until=None
             )
@@ -122,7 +122,7 @@ def _record_sent(notification_id: int, tries: int = 3) -> None:
             time.sleep(0.5 * attempt)
 
 
-def close_old_connections_if_broken() -> None:
+def _reconnect_if_broken() -> None:
     # Outside a transaction a broken connection can be dropped and opened again on the next query.
     if not connection.in_atomic_block and connection.connection is not None and not connection.is_usable():
         connection.close()
