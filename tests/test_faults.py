@@ -74,6 +74,23 @@ def test_throttle_still_counts_when_the_cache_works(key_client, monkeypatch):
     assert codes == [200, 200, 429]
 
 
+@pytest.mark.django_db
+def test_metrics_are_computed_when_the_cache_is_down(senior, client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.METRICS_CACHE_SECONDS = 600
+    client.force_login(senior)
+
+    response = client.get("/api/v1/metrics/recovery/")
+
+    assert response.status_code == 200, response.content
+
+
 # --- The database is unavailable: 503 + Retry-After, JSON ----------------------------------------------------
 
 
