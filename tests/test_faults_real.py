@@ -3,7 +3,8 @@ real Celery workers on PostgreSQL, and a mail server that accepts connections an
 
 - broker down: intake still stores the complaint; the work is delayed, not lost (the sweep sends it later);
 - cache down: the throttle fails open and intake answers 201;
-- worker killed with tasks reserved: the task is delivered again to the next worker;
+- worker killed with tasks reserved: the task is delivered again to the next worker; a pool process killed
+  mid-task: the task goes back to the queue (task_reject_on_worker_lost);
 - SMTP that never answers: the send times out and is retried while the other queue keeps working.
 """
 
@@ -107,13 +108,14 @@ class Worker:
 
     count = 0
 
-    def __init__(self, broker: str, queues: list[str], log: Path, **env: str) -> None:
+    def __init__(self, broker: str, queues: list[str], log: Path, pool: str = "solo", **env: str) -> None:
         Worker.count += 1
         self.name = f"fault{Worker.count}-{os.getpid()}@{socket.gethostname()}"
         self.log_path = log
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cxrecovery", "worker", "--pool=solo", "--loglevel=INFO",
+            [sys.executable, "-m", "celery", "-A", "cxrecovery", "worker", f"--pool={pool}", "--concurrency=1",
+             "--loglevel=INFO",
              "-Q", ",".join(queues), "--without-gossip", "--without-mingle", "--hostname", self.name],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "DATABASE_URL": _db_url(), "CELERY_BROKER_URL": broker, "DB_CONN_MAX_AGE": "0",
@@ -266,6 +268,10 @@ def test_worker_killed_with_a_task_reserved_the_task_is_delivered_again(own_redi
     assert "recovery.complaint_assess" in second.output() and "succeeded" in second.output()
 
 
+def _pool_children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 # --- A mail server that accepts and never answers -----------------------------------------------------------
 
 
@@ -338,4 +344,40 @@ def test_smtp_that_never_answers_times_out_is_retried_and_other_queues_continue(
         finally:
             worker.stop()
             email_worker.stop()
+            smtp.close()
+
+
+@pytest.mark.real_services
+@pytest.mark.django_db(transaction=True)
+def test_pool_process_killed_mid_task_the_task_goes_back_to_the_queue(own_redis, tmp_path, agent):
+    _need_postgres()
+    from notifications.models import Notification
+    from notifications.tasks import notification_email_task
+
+    smtp = SilentSmtpServer()
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_TIMEOUT": "30",
+    }
+    with celery_broker(own_redis.url):
+        worker = Worker(own_redis.url, [EMAIL_QUEUE], tmp_path / "worker.log", pool="prefork", **env)
+        try:
+            # given: the pool process is in the middle of a task (waiting for the silent mail server)
+            notification = Notification.objects.create(recipient=agent, title="Escalated")
+            task_id = notification_email_task.delay(notification.pk).id
+            assert wait_for(lambda: smtp.accepted, timeout=20), worker.output()
+            (child,) = _pool_children(worker.proc.pid)
+
+            # when: the pool process is killed (out of memory, a crash)
+            os.kill(child, signal.SIGKILL)
+
+            # then: the task is not dropped but given back to the queue and run again by a new pool process,
+            # which finds the send's lease still live and leaves the email to the sweep (no double send)
+            assert wait_for(lambda: f"{task_id}] succeeded" in worker.output(), timeout=30), worker.output()
+            assert "WorkerLostError" in worker.output()
+            assert Notification.objects.get(pk=notification.pk).email_state == "sending"
+        finally:
+            worker.stop()
             smtp.close()
