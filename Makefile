@@ -26,7 +26,7 @@ run: migrate
 	$(BIN)/python manage.py seed_demo --quiet-users
 	$(BIN)/python manage.py seed_recovery_demo
 	$(BIN)/python manage.py seed_demo  # loads nothing twice; prints the sign-ins last, just above the server's address
-	PORT=$(PORT) bin/run
+	PORT=$(PORT) exec bin/run  # exec: make passes SIGTERM to bin/run itself, which stops every child
 
 test: setup
 	$(BIN)/python -m pytest

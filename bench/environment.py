@@ -126,6 +126,8 @@ def server_env(config: Config, *, use_redis: bool) -> dict[str, str]:
         "CELERY_BROKER_URL": config.redis_url if use_redis else "",
         "CACHE_URL": config.redis_url if use_redis else "",
         "CELERY_QUEUE": CELERY_QUEUE,
+        # Emails have their own queue; name it after the bench's so redis_cleanup drops its messages too.
+        "CELERY_EMAIL_QUEUE": f"{CELERY_QUEUE}.email",
         # Keep each worker's PostgreSQL session for the whole run (production reconnects every 60 s):
         # a session that ends takes its CPU time with it, and the intake section measures that time.
         # One reconnect a minute costs a few milliseconds, so the figures are otherwise the same.

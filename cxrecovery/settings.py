@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from cxrecovery.sweeps import beat_schedule
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -72,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "cxrecovery.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "cxrecovery.urls"
@@ -117,7 +120,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A hung or unreachable Redis must cost a request at most a second: the throttle then fails open.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cxrecovery"}
     )
@@ -173,6 +181,11 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "CX Recovery <cx-recovery@localhost>")
+# Seconds an SMTP connect or command may take. Without it a mail server that accepts and never answers holds
+# the email worker forever; with it the send fails, is retried with backoff, and the row's lease runs out.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT") or "10")
+if EMAIL_TIMEOUT <= 0:
+    raise ImproperlyConfigured("EMAIL_TIMEOUT is seconds and must be above 0, e.g. 10.")
 
 # Celery: no broker means tasks run eagerly in-process (the embedded default).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -183,20 +196,39 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "cxrecovery")
+# Emails have their own queue (and, under bin/run, their own worker), so a slow mail server never delays
+# grading, escalation or the sweeps. Every worker command must name both queues (or run one worker per queue).
+CELERY_EMAIL_QUEUE = os.environ.get("CELERY_EMAIL_QUEUE", "email")
+CELERY_TASK_ROUTES = {"notifications.tasks.notification_email_task": {"queue": CELERY_EMAIL_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# No task is lost with its worker: a task is acknowledged only after it ran (every task here is safe to run
+# twice), and one whose pool process was killed goes back to the queue instead of being dropped. With late
+# acknowledgement a worker should hold only what it is working on.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The longest task (a rule backtest over a large history) is stopped after CELERY_TASK_TIME_LIMIT seconds, and a
+# retry waits at most 600 s (Celery's retry_backoff_max; with at most 5 retries the real waits stay under a
+# minute). Redis hands an unacknowledged task to another worker after the visibility timeout, so it must exceed
+# both added together (a task waiting for its retry countdown is held unacknowledged too), or a slow task runs
+# twice at once. It is also how long the tasks reserved by a killed worker wait before they are delivered again:
+# 30 minutes by default instead of Redis's hour.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT") or "900")
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, 1)
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT") or "1800")
 # A broker outage must not hang a request: give up publishing quickly; sweeps pick the work up later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
-CELERY_BEAT_SCHEDULE: dict = {
-    # Escalation: deadlines passed, grades drifting as hours pass, complaints never assessed, reminders.
-    "recovery-sla-sweep": {"task": "recovery.sla_sweep", "schedule": 60.0, "options": {"expires": 55}},
-    # Webhook deliveries and customer emails: retries now due, and work whose task was lost.
-    "notifications-deliveries-sweep": {
-        "task": "notifications.tasks.webhook_deliveries_sweep_task", "schedule": 60.0, "options": {"expires": 55}
-    },
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
 }
+# Celery beat's schedule comes from the one registry of periodic sweeps, which `manage.py run_sweeps` runs too.
+CELERY_BEAT_SCHEDULE = beat_schedule()
 # Webhook deliveries have a queue of their own, so a slow receiver never delays grading: workers consume it
-# with `-Q <default queue>,webhooks` (bin/run does).
-CELERY_TASK_ROUTES = {"notifications.tasks.webhook_delivery_task": {"queue": "webhooks"}}
+# with `-Q <default queue>,webhooks` (bin/run does). Customer reply emails share the email queue.
+CELERY_TASK_ROUTES["notifications.tasks.webhook_delivery_task"] = {"queue": "webhooks"}
+CELERY_TASK_ROUTES["notifications.tasks.outbound_email_task"] = {"queue": CELERY_EMAIL_QUEUE}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -254,14 +286,6 @@ except ValueError:
 if not OUTCOME_WINDOWS_DAYS or not all(0 < days <= 3650 for days in OUTCOME_WINDOWS_DAYS):
     raise ImproperlyConfigured("OUTCOME_WINDOWS_DAYS needs at least one window between 1 and 3650 days.")
 METRICS_CACHE_SECONDS = int(os.environ.get("METRICS_CACHE_SECONDS") or "600")
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "recovery-outcomes-settle": {"task": "recovery.tasks.outcomes.outcome_windows_settle_task", "schedule": 900.0},
-        "recovery-outcomes-reconcile": {"task": "recovery.tasks.outcomes.outcome_reconcile_task", "schedule": 600.0},
-        "recovery-gesture-learning": {"task": "recovery.tasks.outcomes.gesture_learning_recompute_task", "schedule": 3600.0},
-        "recovery-metrics-refresh": {"task": "recovery.tasks.outcomes.outcome_metrics_refresh_task", "schedule": 300.0},
-    }
-)
 
 # Approvals (docs/playbook-and-approvals.md): a request not decided within REMIND hours reminds its
 # approvers once; one not decided within ESCALATE hours moves one tier up.
@@ -279,15 +303,6 @@ if not 0 < APPROVAL_REMIND_AFTER_HOURS < APPROVAL_ESCALATE_AFTER_HOURS:
 HELPDESK_SECRETS_KEY = os.environ.get("HELPDESK_SECRETS_KEY", "")
 HELPDESK_MAX_BODY_BYTES = int(os.environ.get("HELPDESK_MAX_BODY_BYTES", str(1024 * 1024)))
 HELPDESK_DELIVERY_RETENTION_DAYS = int(os.environ.get("HELPDESK_DELIVERY_RETENTION_DAYS", "30"))
-CELERY_BEAT_SCHEDULE["tickets-helpdesk-deliveries-sweep"] = {
-    "task": "tickets.helpdesk_deliveries_sweep",
-    "schedule": 300.0,
-}
-
-CELERY_BEAT_SCHEDULE["recovery-approvals-sweep"] = {
-    "task": "recovery.tasks.offers.approval_requests_sweep_task",
-    "schedule": 900.0,
-}
 
 # Outbound webhooks (docs/webhooks.md).
 WEBHOOK_SECRETS_KEY = os.environ.get("WEBHOOK_SECRETS_KEY", "")

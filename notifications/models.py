@@ -25,6 +25,8 @@ class Notification(models.Model):
     email_state = models.CharField(max_length=10, choices=EmailState.choices, default=EmailState.PENDING)
     email_attempts = models.PositiveSmallIntegerField(default=0)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # While "sending", the claim is good until then; a send that crashed is claimed again after it.
+    email_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -58,8 +58,8 @@ def celery_worker_process(tmp_path):
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "cxrecovery", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
-         "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},webhooks"],
+         "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_EMAIL_QUEUE},webhooks",
+         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60

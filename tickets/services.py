@@ -344,11 +344,13 @@ def reply_email_headers(complaint: Complaint, comment: Comment) -> dict[str, str
 
 
 @transaction.atomic
-def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) -> Comment:
+def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, sent_by: str = "") -> Comment:
     """Add an internal note or a reply to the customer.
 
     A reply is emailed to the customer after commit (retried on failure); it counts as the first response only
     once it was sent (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
+    `sent_by` names the channel that already delivered this reply (a helpdesk whose agent answered there):
+    it is recorded as sent at once and sent nowhere again.
     """
     body = (body or "").strip()
     if not body:
@@ -356,6 +358,8 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) 
     if kind not in Comment.Kind.values:
         raise InvalidInput(f"Unknown comment kind '{kind}'.", fields={"kind": ["Choose note or reply."]})
     complaint = _locked(complaint)
+    if kind == Comment.Kind.REPLY and sent_by:
+        return _reply_sent_elsewhere(complaint=complaint, body=body, actor=actor, channel=sent_by)
     channel = reply_channel(complaint) if kind == Comment.Kind.REPLY else None
     if kind == Comment.Kind.REPLY and channel is None:
         raise ReplyUndeliverable(reply_undeliverable_reason(complaint))
@@ -384,6 +388,38 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) 
         message=(f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"),
         data={"comment_id": comment.pk, "kind": kind, "channel": channel},
     )
+    return comment
+
+
+def _reply_sent_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, channel: str) -> Comment:
+    now = timezone.now()
+    comment = Comment.objects.create(
+        complaint=complaint,
+        kind=Comment.Kind.REPLY,
+        body=body,
+        author=actor.user,
+        author_label=actor.label[:200],
+        delivery_channel=channel[:20],
+        delivery_state=Comment.DeliveryState.SENT,
+        delivered_at=now,
+    )
+    changed: frozenset[str] = frozenset()
+    if complaint.first_response_at is None:
+        complaint.first_response_at = now
+        complaint.save(update_fields=["first_response_at", "updated_at"])
+        changed = frozenset({"first_response_at"})
+    event_write(
+        complaint=complaint,
+        kind=TimelineEvent.Kind.COMMENTED,
+        actor=actor,
+        message=f"Replied to the customer in {channel}",
+        data={"comment_id": comment.pk, "kind": Comment.Kind.REPLY, "channel": channel, "delivery": "sent"},
+    )
+    webhook_payloads.publish(
+        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=channel, sent_at=now)
+    )
+    if changed:
+        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=actor)
     return comment
 
 

@@ -30,6 +30,7 @@ from recovery.selectors import outcomes as selectors
 from recovery.services import outcomes as services
 from tickets.api.errors import error_body
 from tickets.errors import DomainError
+from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Cause, Grade, Role, Tier
 
 
@@ -89,6 +90,14 @@ class ActivityViewSet(viewsets.ViewSet):
             component_name="ActivityRequest", serializers=[ActivityInput, ActivityBatchInput], resource_type_field_name=None
         ),
         responses={200: IntakeOutput, 201: IntakeOutput, 207: IntakeOutput, 400: IntakeOutput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Any unique string (≤255 chars). Repeating the request with the same key and body returns the first answer.",
+            )
+        ],
         description=(
             "Send one activity object, or {\"events\": [...]} with up to 1,000. Good items are kept even when "
             "others are rejected: 201 when something new was stored, 200 when everything was already known, "
@@ -96,6 +105,10 @@ class ActivityViewSet(viewsets.ViewSet):
         ),
     )
     def create(self, request):
+        # With an Idempotency-Key a retried batch replays the first answer (and stores nothing twice).
+        return idempotent(request, lambda: self._intake(request))
+
+    def _intake(self, request) -> Response:
         body = request.data
         if isinstance(body, dict) and "events" in body:
             items, single = body["events"], False

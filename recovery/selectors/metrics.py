@@ -22,6 +22,7 @@ results are cached for METRICS_CACHE_SECONDS and refreshed by a Celery task.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -39,6 +40,8 @@ from recovery.learning import wilson_interval
 from recovery.models import CustomerActivity, OutcomeWindow, RecoveryOutcome
 from recovery.services.outcomes import learning_window_days, window_days
 from tickets.models import Cause, Complaint, Grade, Tier
+
+logger = logging.getLogger(__name__)
 
 CACHE_PREFIX = "recovery:metrics:v2:"
 CENT = Decimal("0.01")
@@ -477,10 +480,17 @@ def recovery_metrics(f: MetricsFilter) -> dict[str, Any]:
     if timeout <= 0:
         return recovery_metrics_compute(f)
     key = f.cache_key()
-    dataset = cache.get(key)
+    try:
+        dataset = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache (Redis) is down: compute, as with the cache turned off
+        logger.warning("Metrics cache unreachable; computing the metrics for this request", exc_info=True)
+        return recovery_metrics_compute(f)
     if dataset is None:
         dataset = _dataset(f, timezone.now())
-        cache.set(key, dataset, timeout)
+        try:
+            cache.set(key, dataset, timeout)
+        except Exception:  # noqa: BLE001 - not cached this time; the answer is right all the same
+            logger.warning("Metrics cache unreachable; the metrics were not cached", exc_info=True)
     return _view(dataset, f)
 
 

@@ -276,6 +276,7 @@ def activity_record(*, items: Sequence[ActivityInput]) -> IntakeResult:
     """
     if not items:
         return IntakeResult(accepted=0, duplicates=0)
+    _activity_sources_lock({item.source for item in items})
     known = _known_activity_keys({item.key for item in items})
     fresh: list[ActivityInput] = []
     seen: set[tuple[str, str]] = set()
@@ -314,6 +315,20 @@ def activity_record(*, items: Sequence[ActivityInput]) -> IntakeResult:
 
         enqueue_on_commit(outcome_windows_close_task, watched)
     return IntakeResult(accepted=len(fresh), duplicates=duplicates, customer_ids=customer_ids)
+
+
+def _activity_sources_lock(sources: set[str]) -> None:
+    """Serialise intakes of the same sources until this transaction ends, so each counts what it stored.
+
+    Without it two concurrent replays of one batch both find the activities unknown, both insert (one of
+    them inserting nothing, thanks to the unique key), and both answer "accepted N". Under the lock the
+    second one reads after the first committed and answers "N duplicates". SQLite needs nothing: its
+    transactions take the write lock when they begin (settings: IMMEDIATE)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for source in sorted(sources):  # one order everywhere, so two batches never wait for each other in a cycle
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"cxr.activity:{source}"])
 
 
 def _known_activity_keys(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:

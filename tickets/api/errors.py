@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -63,7 +64,32 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "Some fields need fixing: " + ", ".join(names) + "." if names else "The request is not valid."
 
 
+# Seconds a client is asked to wait when the database is unavailable (a restart, a failover, a dropped connection).
+DATABASE_RETRY_AFTER = 10
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database is unavailable for a moment, so nothing was changed. Try again in a few seconds; "
+    "with the same Idempotency-Key a retry is safe."
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors of the database connection itself (refused, dropped, terminated), not of a query."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def database_unavailable_body() -> dict[str, Any]:
+    return error_body("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if database_unavailable(exc):
+        # Honest and retryable instead of a 500: the work was not done, and the client may send it again.
+        logger.warning("API answered 503: the database is unavailable (%s: %s)", type(exc).__name__, exc)
+        return Response(
+            database_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields or None), status=exc.status)
     if isinstance(exc, DjangoValidationError):

@@ -440,7 +440,9 @@ def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change:
     # The timeline stays append-only, so a repeated answer is recognised by its text.
     if complaint.comments.filter(kind=Comment.Kind.REPLY, body=comment.body.strip()).exists():
         return
-    intake.comment_add(complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor)
+    intake.comment_add(
+        complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor, sent_by=connection.get_kind_display()
+    )
 
 
 def _satisfaction_apply(

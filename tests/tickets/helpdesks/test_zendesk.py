@@ -135,8 +135,13 @@ def test_zendesk_agent_public_comment_is_a_reply_and_first_response(client, zend
     deliver(client, zendesk, zendesk_event("comment_added", event=comment), django_capture_on_commit_callbacks)
 
     complaint = Complaint.objects.get()
-    assert complaint.comments.get().kind == "reply"
+    reply = complaint.comments.get()
+    assert (reply.kind, reply.delivery_state) == ("reply", "sent")
     assert complaint.first_response_at is not None
+    # Zendesk already delivered it: it is not emailed to the customer a second time.
+    from notifications.models import OutboundEmail
+
+    assert not OutboundEmail.objects.exists()
 
 
 def test_zendesk_priority_and_tags_changes_update_the_complaint(client, zendesk, django_capture_on_commit_callbacks):
