@@ -13,7 +13,8 @@ from tickets.signals import complaint_changed, complaint_logged
 
 # Changes that cannot move a grade or a rule: not worth an assessment. Everything else (including fields
 # added later) is assessed; the fingerprint makes an assessment of an unchanged complaint a no-op.
-COSMETIC_FIELDS = frozenset({"subject", "description", "currency", "occurred_at", "assignee"})
+# Subject and description are not cosmetic: grading reads the customer's words in them (recovery/phrases.py).
+COSMETIC_FIELDS = frozenset({"currency", "occurred_at", "assignee"})
 
 
 @receiver(complaint_logged, dispatch_uid="recovery.assess_logged_complaint")

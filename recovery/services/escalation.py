@@ -210,7 +210,8 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     fired_before = frozenset(RuleFiring.objects.filter(complaint=complaint).values_list("rule_id", flat=True))
     repeat = sel.repeat_complaint_count(complaint)
     hours = sel.hours_unanswered(complaint, clock, now)
-    signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat)
+    comments = sel.customer_comment_texts(complaint)
+    signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments)
     grade = grade_experience(signals, config)
     facts = sel.complaint_facts(
         complaint,
