@@ -288,22 +288,38 @@ def _phrase_regex(phrase: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Phrase:
+    category: str
+    text: str
+    regex: re.Pattern[str]
+    anchor: str  # a word the text must contain for the phrase to match (cheap test before the regex)
+    prefix: bool  # the anchor is a prefix ("lawyer*")
+
+
+@dataclass(frozen=True)
 class _Matcher:
-    patterns: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...]  # category, regex, phrase per group
+    by_category: tuple[tuple[str, tuple[_Phrase, ...]], ...]
     negations: frozenset[str]
+
+
+def _anchor(phrase: str) -> tuple[str, bool]:
+    words = [w for w in phrase.split() if w != "*"]
+    whole = [w for w in words if not w.endswith("*")]
+    if whole:
+        return max(whole, key=len), False
+    return max((w[:-1] for w in words), key=len), True
 
 
 @lru_cache(maxsize=32)
 def _matcher(lists: tuple[tuple[str, tuple[str, ...]], ...], negations: tuple[str, ...]) -> _Matcher:
-    patterns = []
+    by_category = []
     for category, phrases in lists:
-        if not phrases:
-            continue
         # Longest first, so "sue you" wins over "sue" when both start at the same place.
-        ordered = tuple(sorted(phrases, key=len, reverse=True))
-        regex = re.compile("|".join(f"({_phrase_regex(p)})" for p in ordered))
-        patterns.append((category, regex, ordered))
-    return _Matcher(tuple(patterns), frozenset(negations))
+        ordered = sorted(phrases, key=len, reverse=True)
+        compiled = tuple(_Phrase(category, p, re.compile(_phrase_regex(p)), *_anchor(p)) for p in ordered)
+        if compiled:
+            by_category.append((category, compiled))
+    return _Matcher(tuple(by_category), frozenset(negations))
 
 
 def _normalise(text: str) -> str:
@@ -360,15 +376,31 @@ def detect(
         if not original:
             continue
         low = _normalise(original)
-        for category, regex, phrases in matcher.patterns:
+        words = set(_WORD.findall(low))
+        for category, candidates in matcher.by_category:
             if category in found:
                 continue
-            for match in regex.finditer(low):
-                if _negated(low, match.start(), matcher.negations):
+            best: tuple[int, int, _Phrase, re.Match[str]] | None = None
+            # A negated phrase also silences the shorter phrases inside it ("never go to the press").
+            negated: list[tuple[int, int]] = []
+            for phrase in candidates:
+                # A substring test for a prefix anchor: cheap, and the regex below checks the word boundary.
+                if not (phrase.anchor in low if phrase.prefix else phrase.anchor in words):
                     continue
-                phrase = phrases[match.lastindex - 1] if match.lastindex else ""
-                found[category] = PhraseHit(category, phrase, _quote(original, match.start(), match.end()), where)
-                break
-        if len(found) == len(matcher.patterns):
+                for match in phrase.regex.finditer(low):
+                    if any(match.start() < end and start < match.end() for start, end in negated):
+                        continue
+                    if _negated(low, match.start(), matcher.negations):
+                        negated.append(match.span())
+                        continue
+                    # The earliest match in the text wins; at the same place, the longest phrase.
+                    rank = (match.start(), -(match.end() - match.start()))
+                    if best is None or rank < best[:2]:
+                        best = (*rank, phrase, match)
+                    break
+            if best is not None:
+                _, _, phrase, match = best
+                found[category] = PhraseHit(category, phrase.text, _quote(original, match.start(), match.end()), where)
+        if len(found) == len(matcher.by_category):
             break
     return tuple(found[c] for c in CATEGORIES if c in found)

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from cxrecovery.queue import enqueue_on_commit
 from recovery.tasks.escalation import complaint_assess_task
-from tickets.signals import complaint_changed, complaint_logged, complaints_imported
+from tickets.signals import complaint_changed, complaint_logged, complaints_imported, complaints_importing
 
 # Changes that cannot move a grade or a rule: not worth an assessment. Everything else (including fields
 # added later) is assessed; the fingerprint makes an assessment of an unchanged complaint a no-op.
@@ -29,10 +29,17 @@ def assess_changed_complaint(sender: Any, complaint_id: int, changed: frozenset[
     enqueue_on_commit(complaint_assess_task, complaint_id, "changed")
 
 
-@receiver(complaints_imported, dispatch_uid="recovery.grade_imported_complaints")
-def grade_imported_complaints(sender: Any, complaint_ids: list[int], **kwargs: Any) -> None:
-    # In-process and in the import's transaction: a history import grades 2,000 complaints a second this way,
-    # where a task per complaint would not. Open ones are queued for the normal assessment on commit.
-    from recovery.services.escalation import complaints_grade_imported
+@receiver(complaints_importing, dispatch_uid="recovery.grade_importing_complaints")
+def grade_importing_complaints(sender: Any, complaints: list[Any], comments: list[list[str]], **kwargs: Any) -> None:
+    # In-process, before the INSERT: a history import grades thousands of complaints a second this way, where a
+    # task (or an UPDATE) per complaint would not.
+    from recovery.services.escalation import complaints_grade_importing
 
-    complaints_grade_imported(complaint_ids=complaint_ids)
+    complaints_grade_importing(complaints=complaints, comments=comments)
+
+
+@receiver(complaints_imported, dispatch_uid="recovery.assess_imported_complaints")
+def assess_imported_complaints(sender: Any, complaints: list[Any], **kwargs: Any) -> None:
+    from recovery.services.escalation import complaints_imported_assess
+
+    complaints_imported_assess(complaints=complaints)

@@ -53,7 +53,7 @@ from tickets import services as ticket_services
 from tickets.actors import ActorRef, display_name
 from tickets.errors import DomainError, InvalidInput
 from tickets.events import event_write
-from tickets.models import Complaint, Role, Status, Tier, TimelineEvent
+from tickets.models import Complaint, Customer, Role, Status, Tier, TimelineEvent
 from tickets.permissions import user_tier
 
 logger = logging.getLogger(__name__)
@@ -864,86 +864,56 @@ def _user(actor: ActorRef) -> Any:
 
 # --- imported history --------------------------------------------------------------------------
 
-IMPORT_GRADE_CHUNK = 1000
 
+def complaints_grade_importing(
+    *, complaints: Sequence[Complaint], comments: Sequence[Sequence[str]], now: datetime | None = None
+) -> None:
+    """Grade a batch of imported complaints before they are inserted (tickets' `complaints_importing`).
 
-def complaints_grade_imported(*, complaint_ids: Sequence[int], now: datetime | None = None) -> dict[str, int]:
-    """Grade a batch of bulk-imported complaints in-process, set-based (a few queries per thousand).
-
-    Every complaint gets its grade, score and reasons stored and one `assessed` timeline event. A closed one
-    (resolved or closed in the helpdesk) is history: no rules run, nothing is escalated and nobody is notified.
-    An open one is then assessed normally (rules, escalation, notifications) by a task queued on commit.
-    Runs inside the importer's transaction.
+    Sets grade, risk_score, grade_reasons (and assessed_at on closed ones) on the unsaved instances; two queries per batch
+    (the customers, and their earlier complaints for the repeat count), whatever its size.
     """
+    if not complaints:
+        return
     now = now or timezone.now()
     config = sel.grading_config()
-    graded = queued = 0
-    ids = list(complaint_ids)
-    for start in range(0, len(ids), IMPORT_GRADE_CHUNK):
-        chunk = ids[start : start + IMPORT_GRADE_CHUNK]
-        open_ids = _grade_imported_chunk(chunk, config, now)
-        graded += len(chunk)
-        if open_ids:
-            from recovery.tasks.escalation import complaint_assess_task
-
-            for complaint_id in open_ids:
-                enqueue_on_commit(complaint_assess_task, complaint_id, "imported")
-            queued += len(open_ids)
-    return {"graded": graded, "queued": queued}
-
-
-def _grade_imported_chunk(ids: Sequence[int], config: GradingConfig, now: datetime) -> list[int]:
-    complaints = list(Complaint.objects.filter(pk__in=ids).select_related("customer").order_by("pk"))
-    if not complaints:
-        return []
+    customers = Customer.objects.in_bulk({c.customer_id for c in complaints})
     earliest = min(c.created_at for c in complaints) - sel.REPEAT_WINDOW
     latest = max(c.created_at for c in complaints)
     history: dict[int, list[datetime]] = defaultdict(list)
-    for customer_id, created in (
-        Complaint.objects.filter(
-            customer_id__in={c.customer_id for c in complaints}, created_at__gte=earliest, created_at__lt=latest
-        )
-        .order_by("created_at")
-        .values_list("customer_id", "created_at")
-    ):
+    for customer_id, created in Complaint.objects.filter(
+        customer_id__in=list(customers), created_at__gte=earliest, created_at__lt=latest
+    ).values_list("customer_id", "created_at"):
         history[customer_id].append(created)
-    comments: dict[int, list[str]] = defaultdict(list)
-    for complaint_id, data in (
-        TimelineEvent.objects.filter(complaint_id__in=ids, kind=TimelineEvent.Kind.COMMENTED, data__by_customer=True)
-        .order_by("-created_at", "-id")
-        .values_list("complaint_id", "data")
-    ):
-        if isinstance(data, dict) and len(comments[complaint_id]) < sel.CUSTOMER_COMMENT_LIMIT:
-            comments[complaint_id].append(str(data.get("body") or ""))
-
-    events: list[TimelineEvent] = []
-    open_ids: list[int] = []
-    for complaint in complaints:
+    for complaint in complaints:  # the batch's own complaints count as earlier ones too
+        history[complaint.customer_id].append(complaint.created_at)
+    for times in history.values():
+        times.sort()
+    for complaint, said in zip(complaints, comments, strict=True):
+        complaint.customer = customers[complaint.customer_id]
         times = history[complaint.customer_id]
         repeat = bisect_left(times, complaint.created_at) - bisect_left(times, complaint.created_at - sel.REPEAT_WINDOW)
         hours = sel.hours_unanswered(complaint, None, now)
-        signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments[complaint.pk])
-        grade = grade_experience(signals, config)
-        complaint.grade, complaint.risk_score = grade.grade, grade.score
-        complaint.grade_reasons, complaint.assessed_at = reasons_json(grade), now
-        history_only = complaint.status in CLOSED_STATUSES
-        if not history_only:
-            open_ids.append(complaint.pk)
-        events.append(
-            TimelineEvent(
-                complaint=complaint,
-                kind=TimelineEvent.Kind.ASSESSED,
-                actor_type=RULES_ACTOR.kind,
-                actor_label=RULES_ACTOR.label,
-                message=(f"Graded {grade.grade} (score {grade.score}): {grade.reasons[0].text}"
-                         + (" (imported history: graded, never escalated)" if history_only else ""))[:500],
-                data={"from": None, "to": grade.grade, "score": grade.score, "reasons": [r.code for r in grade.reasons],
-                      "imported": True},
-            )
-        )
-    Complaint.objects.bulk_update(complaints, ["grade", "risk_score", "grade_reasons", "assessed_at"], batch_size=500)
-    TimelineEvent.objects.bulk_create(events, batch_size=1000)
-    return open_ids
+        newest_first = list(reversed(said))[: sel.CUSTOMER_COMMENT_LIMIT]
+        grade = grade_experience(sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=newest_first), config)
+        complaint.grade, complaint.risk_score, complaint.grade_reasons = grade.grade, grade.score, reasons_json(grade)
+        # Closed: this is its assessment. Open: the normal assessment follows and stamps assessed_at (until then
+        # the SLA sweep counts it as never assessed, so a lost task is caught).
+        complaint.assessed_at = now if complaint.status in CLOSED_STATUSES else None
+
+
+def complaints_imported_assess(*, complaints: Sequence[Complaint]) -> int:
+    """After a batch of imported complaints is inserted (tickets' `complaints_imported`): queue the open ones for
+    the normal assessment (rules, escalation, notifications) on commit. A closed one is history: it keeps the
+    grade it went in with; no rules run, nothing is escalated, nobody is notified. Returns how many were queued."""
+    open_ids = [c.pk for c in complaints if c.status not in CLOSED_STATUSES]
+    if open_ids:
+        from recovery.tasks.escalation import complaints_assess_many_task
+
+        # One message per batch; the worker fans it out. If it is lost, the SLA sweep's never-assessed pass
+        # finds them: an open imported complaint has its grade but no assessed_at until it is assessed.
+        enqueue_on_commit(complaints_assess_many_task, open_ids, "imported")
+    return len(open_ids)
 
 
 # --- grading settings --------------------------------------------------------------------------

@@ -199,7 +199,8 @@ def test_import_closed_tickets_are_graded_but_never_escalated_or_notified(django
     assert not Assessment.objects.filter(complaint__in=closed).exists()
     assert set(closed.values_list("tier", flat=True)) == {"frontline"}
     assert not Notification.objects.filter(url__contains=kettle.reference).exists()
-    assert TimelineEvent.objects.filter(complaint=kettle, kind=TimelineEvent.Kind.ASSESSED).count() == 1
+    logged = TimelineEvent.objects.get(complaint=kettle, kind=TimelineEvent.Kind.LOGGED)
+    assert "graded ugly" in logged.message and logged.data["grade"] == "ugly"
 
 
 def test_import_open_tickets_are_assessed_normally(django_capture_on_commit_callbacks):

@@ -4,11 +4,12 @@ What callers may rely on:
 - Idempotent: a ticket whose (source, external_id) is already a complaint is counted as a duplicate and changes
   nothing, so a re-run of the same file adds nothing. Within a batch the last row for a ticket wins.
 - A batch is one transaction: its customers (resolved in bulk by reference, then email), complaints and timeline
-  events (one `logged` event per complaint, one `commented` event per later customer message) are inserted with a
-  handful of INSERTs, whatever the batch size.
+  events (one `logged` event per complaint, saying how it was graded, and one `commented` event per later customer
+  message) are inserted with a handful of INSERTs, whatever the batch size.
 - The complaints keep the helpdesk's own times (created, resolved, closed).
-- Recovery hears of the batch through `complaints_imported` (one signal per batch) and grades it in bulk; closed
-  complaints are history and are never escalated or notified about.
+- Recovery hears of the batch through `complaints_importing` / `complaints_imported` (tickets/signals.py, once per
+  batch) and grades it in bulk, in the same INSERT; closed complaints are history and are never escalated or
+  notified about.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField, Model
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from tickets import signals
 from tickets.actors import ActorRef
-from tickets.events import jsonable
 from tickets.helpdesks.importers.base import TicketRow
 from tickets.models import OPEN_STATUSES, Complaint, Status, TimelineEvent
 from tickets.services import BULK_BATCH, customers_resolve_bulk
@@ -47,6 +49,7 @@ _TIMESTAMPS_LOCK = threading.Lock()
 @contextmanager
 def _helpdesk_timestamps() -> Iterator[None]:
     """Let bulk_create keep the times we set: auto_now / auto_now_add would stamp every row with now.
+    (Only needed off PostgreSQL: COPY writes the values as they are.)
 
     The switch is on the model fields, so it is held under a lock and only around the INSERTs of this module.
     """
@@ -100,15 +103,51 @@ def _import(rows: Sequence[TicketRow], source: str, actor: ActorRef, now: dateti
     customer_of = customers_resolve_bulk([key(row) for row in fresh], names=names)
 
     complaints = [_complaint(row, source, customer_of[key(row)], now) for row in fresh]
-    with _helpdesk_timestamps():
-        Complaint.objects.bulk_create(complaints, batch_size=BULK_BATCH)
-        TimelineEvent.objects.bulk_create(
-            [event for row, complaint in zip(fresh, complaints, strict=True) for event in _events(row, complaint, actor)],
-            batch_size=BULK_BATCH,
-        )
-    signals.complaints_imported.send(sender=Complaint, complaint_ids=[c.pk for c in complaints], actor=actor)
+    signals.complaints_importing.send(
+        sender=Complaint,
+        complaints=complaints,
+        comments=[[body for _, body in row.customer_comments] for row in fresh],
+        actor=actor,
+    )
+    _insert(Complaint, complaints)
+    _insert(TimelineEvent, [event for row, c in zip(fresh, complaints, strict=True) for event in _events(row, c, actor)])
+    signals.complaints_imported.send(sender=Complaint, complaints=complaints, actor=actor)
     closed = sum(1 for c in complaints if c.status not in OPEN_STATUSES)
     return BatchResult(created=len(complaints), duplicates=duplicates, closed=closed)
+
+
+def _insert(model: type[Model], objs: list[Model]) -> None:
+    """INSERT the instances as they are (their own timestamps included) and give them their ids.
+
+    On PostgreSQL with COPY, about five times faster than bulk_create: no SQL text of 30,000 parameters to build
+    and parse. Elsewhere bulk_create, with auto_now switched off for the duration.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        with _helpdesk_timestamps():
+            model.objects.bulk_create(objs, batch_size=BULK_BATCH)
+        return
+    opts = model._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if opts.pk.attname and any(getattr(o, opts.pk.attname) is None for o in objs):
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, opts.pk.attname, pk)
+        fields = opts.concrete_fields
+        json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [Jsonb(getattr(obj, f.attname)) if f.attname in json_fields else getattr(obj, f.attname) for f in fields]
+                )
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _complaint(row: TicketRow, source: str, customer_id: int, now: datetime) -> Complaint:
@@ -148,14 +187,15 @@ def _events(row: TicketRow, complaint: Complaint, actor: ActorRef) -> Iterator[T
         "actor_key": actor.api_key,
         "actor_label": actor.label[:200],
     }
+    # One event for the one write: the complaint went in with its grade (set by complaints_importing's receiver).
+    graded = f"; graded {complaint.grade} (score {complaint.risk_score})" if complaint.grade else ""
     yield TimelineEvent(
         **common,
         kind=TimelineEvent.Kind.LOGGED,
-        message=f"Imported from {complaint.source} (ticket {row.external_id}), {Status(row.status).label.lower()}"[:500],
-        data=jsonable(
-            {"source": complaint.source, "external_id": row.external_id, "customer_id": complaint.customer_id,
-             "imported": True, "status": row.status}
-        ),
+        message=f"Imported from {complaint.source} (ticket {row.external_id}), {Status(row.status).label.lower()}{graded}"[:500],
+        data={"source": complaint.source, "external_id": row.external_id, "customer_id": complaint.customer_id,
+              "imported": True, "status": row.status, "grade": complaint.grade or None,
+              "score": complaint.risk_score, "reasons": [r["code"] for r in complaint.grade_reasons or []]},
         created_at=row.created_at,
     )
     for at, body in row.customer_comments:
