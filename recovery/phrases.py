@@ -297,8 +297,17 @@ class _Phrase:
 
 
 @dataclass(frozen=True)
+class _Category:
+    name: str
+    by_anchor: Mapping[str, tuple[_Phrase, ...]]  # whole-word anchors
+    anchors: frozenset[str]
+    by_prefix: tuple[_Phrase, ...]  # phrases anchored on a prefix ("lawyer*")
+    order: Mapping[str, int]  # phrase → rank, longest first
+
+
+@dataclass(frozen=True)
 class _Matcher:
-    by_category: tuple[tuple[str, tuple[_Phrase, ...]], ...]
+    by_category: tuple[_Category, ...]
     negations: frozenset[str]
 
 
@@ -314,11 +323,24 @@ def _anchor(phrase: str) -> tuple[str, bool]:
 def _matcher(lists: tuple[tuple[str, tuple[str, ...]], ...], negations: tuple[str, ...]) -> _Matcher:
     by_category = []
     for category, phrases in lists:
+        if not phrases:
+            continue
         # Longest first, so "sue you" wins over "sue" when both start at the same place.
         ordered = sorted(phrases, key=len, reverse=True)
-        compiled = tuple(_Phrase(category, p, re.compile(_phrase_regex(p)), *_anchor(p)) for p in ordered)
-        if compiled:
-            by_category.append((category, compiled))
+        compiled = [_Phrase(category, p, re.compile(_phrase_regex(p)), *_anchor(p)) for p in ordered]
+        by_anchor: dict[str, list[_Phrase]] = {}
+        for phrase in compiled:
+            if not phrase.prefix:
+                by_anchor.setdefault(phrase.anchor, []).append(phrase)
+        by_category.append(
+            _Category(
+                name=category,
+                by_anchor=MappingProxyType({a: tuple(p) for a, p in by_anchor.items()}),
+                anchors=frozenset(by_anchor),
+                by_prefix=tuple(p for p in compiled if p.prefix),
+                order=MappingProxyType({p.text: i for i, p in enumerate(compiled)}),
+            )
+        )
     return _Matcher(tuple(by_category), frozenset(negations))
 
 
@@ -377,16 +399,20 @@ def detect(
             continue
         low = _normalise(original)
         words = set(_WORD.findall(low))
-        for category, candidates in matcher.by_category:
+        for cat in matcher.by_category:
+            category = cat.name
             if category in found:
                 continue
+            # Only the phrases whose anchor word is in the text (a set intersection), longest first.
+            candidates = [p for a in words & cat.anchors for p in cat.by_anchor[a]]
+            candidates += [p for p in cat.by_prefix if p.anchor in low]
+            if not candidates:
+                continue
+            candidates.sort(key=lambda p: cat.order[p.text])
             best: tuple[int, int, _Phrase, re.Match[str]] | None = None
             # A negated phrase also silences the shorter phrases inside it ("never go to the press").
             negated: list[tuple[int, int]] = []
             for phrase in candidates:
-                # A substring test for a prefix anchor: cheap, and the regex below checks the word boundary.
-                if not (phrase.anchor in low if phrase.prefix else phrase.anchor in words):
-                    continue
                 for match in phrase.regex.finditer(low):
                     if any(match.start() < end and start < match.end() for start, end in negated):
                         continue
