@@ -225,3 +225,22 @@ def test_import_keeps_the_helpdesks_times_on_the_timeline(django_capture_on_comm
     # The switch that keeps those times is off again for everybody else.
     assert Complaint._meta.get_field("created_at").auto_now_add is True
     assert Complaint._meta.get_field("updated_at").auto_now is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A JSON array, one conversation per line, and a page per line: the shapes the docs allow.
+        b'[{"id": 1, "status": "active", "subject": "A", "createdAt": "2025-01-01T00:00:00Z",'
+        b' "primaryCustomer": {"id": 5, "email": "five@example.com"}}]',
+        b'\n{"id": 1, "status": "active", "subject": "A", "createdAt": "2025-01-01T00:00:00Z",'
+        b' "primaryCustomer": {"id": 5, "email": "five@example.com"}}\n',
+        b'{"_embedded": {"conversations": [{"id": 1, "status": "active", "subject": "A",'
+        b' "createdAt": "2025-01-01T00:00:00Z", "primaryCustomer": {"id": 5, "email": "five@example.com"}}]}}\n',
+    ],
+)
+def test_import_reads_every_documented_json_layout(body):
+    summary = run_import("helpscout", io.BytesIO(body), source="helpscout")
+
+    assert (summary.created, summary.rejected) == (1, [])
+    assert _complaint("helpscout", "1").customer.email == "five@example.com"

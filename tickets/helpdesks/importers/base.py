@@ -282,25 +282,27 @@ def json_records(binary: IO[bytes], *, page_keys: Iterable[str] = ()) -> Iterato
     """
     import ijson
 
-    head = binary.peek(64)[:64] if hasattr(binary, "peek") else b""
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"["):
-        yield from enumerate(ijson.items(binary, "item", use_float=True), start=1)
-        return
     first = binary.readline()
+    skipped = 0
+    while first and not first.strip(b"\xef\xbb\xbf \t\r\n"):
+        first, skipped = binary.readline(), skipped + 1
+    head = first.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        yield from enumerate(ijson.items(io.BufferedReader(_Chain(head, binary)), "item", use_float=True), start=1)
+        return
     try:
-        first_obj = json.loads(first)
+        first_obj = json.loads(head) if head else None
     except ValueError:
         first_obj = None
-    if first_obj is None and first.strip().startswith((b"{", b"\xef\xbb\xbf{")):
+    if first_obj is None and head.startswith(b"{"):
         # One pretty-printed document: its records under the page keys, one at a time.
-        yield from _items_by_keys(first, binary, page_keys)
+        yield from _items_by_keys(head, binary, page_keys)
         return
-    line = 1
-    for raw in _lines_from(first, binary):
+    line = skipped + 1
+    for raw in _lines_from(head, binary):
         if raw.strip():
             try:
-                obj = json.loads(raw) if line > 1 or first_obj is None else first_obj
+                obj = first_obj if line == skipped + 1 and first_obj is not None else json.loads(raw)
             except ValueError as exc:
                 yield line, RowError(f"Not JSON: {exc.msg} at column {exc.colno}.")
                 line += 1

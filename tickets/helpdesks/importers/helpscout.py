@@ -13,6 +13,7 @@ the description, the later ones the customer's comments.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from tickets.helpdesks.importers.base import (
@@ -33,6 +34,8 @@ from tickets.helpdesks.importers.base import (
     when,
 )
 from tickets.models import Status
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def read(binary: IO[bytes]) -> Iterator[Item]:
@@ -77,7 +80,7 @@ def _row(line: int, conversation: Any) -> Item:
         if isinstance(t, dict) and t.get("type") == "customer"
     ]
     # The API lists threads newest first; the customer's first message is the description.
-    written = sorted((w for w in written if w[1]), key=lambda w: w[0] or when("1970-01-01T00:00:00Z", "x"))
+    written = sorted((w for w in written if w[1]), key=lambda w: w[0] or EPOCH)
     description = written[0][1] if written else plain(conversation.get("preview"))
     closed = when(conversation.get("closedAt"), "closedAt")
     updated = when(conversation.get("userUpdatedAt"), "userUpdatedAt")

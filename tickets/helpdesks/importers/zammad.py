@@ -45,7 +45,7 @@ SEVERITY = {"1 low": 2, "2 normal": 3, "3 high": 4, "low": 2, "normal": 3, "high
 
 
 def read(binary: IO[bytes]) -> Iterator[Item]:
-    for line, record in json_records(binary, page_keys=("tickets", "assets.Ticket")):
+    for line, record in json_records(binary, page_keys=("tickets",)):
         if isinstance(record, RowError):
             yield BadRow(line, str(record))
             continue
