@@ -215,3 +215,47 @@ def test_grading_with_the_agents_box_and_no_words_keeps_the_plain_reason():
     grade = grade_experience(replace(BASE, says_wont_return=True))
 
     assert [r.text for r in grade.reasons if r.code == "says_wont_return"] == ["Customer said they will not come back"]
+
+
+# --- through the assessment (database) ---------------------------------------------------------
+# The tests above need no database; these check that the assessment feeds grading the customer's words.
+
+
+@pytest.mark.django_db
+def test_assessment_reads_the_customers_later_comments_not_the_agents():
+    from recovery.services.escalation import complaint_assess
+    from tests.factories import ComplaintFactory
+    from tickets.actors import ActorRef
+    from tickets.events import event_write
+    from tickets.models import TimelineEvent
+
+    complaint = ComplaintFactory(severity=2, subject="Late parcel", description="It is late.")
+    event_write(complaint=complaint, kind=TimelineEvent.Kind.COMMENTED, actor=ActorRef.system("Agent"),
+                message="note", data={"body": "The customer said they might call a lawyer"})
+    complaint_assess(complaint_id=complaint.pk, trigger="test")
+    complaint.refresh_from_db()
+    assert complaint.grade != "ugly"
+
+    event_write(complaint=complaint, kind=TimelineEvent.Kind.COMMENTED, actor=ActorRef.system("Helpdesk"),
+                message="The customer wrote again", data={"by_customer": True, "body": "My lawyer will call you."})
+    complaint_assess(complaint_id=complaint.pk, trigger="test")
+    complaint.refresh_from_db()
+
+    assert complaint.grade == "ugly"
+    assert complaint.grade_reasons[0]["text"] == "Customer wrote: 'My lawyer will call you': a legal threat"
+
+
+@pytest.mark.django_db
+def test_assessment_uses_the_phrase_lists_in_the_grading_settings():
+    from recovery.services.escalation import complaint_assess, grading_settings_update
+    from tests.factories import ComplaintFactory
+    from tickets.actors import ActorRef
+
+    grading_settings_update(config={"phrases": {"wont_return": ["nie wieder"]}}, actor=ActorRef.system())
+    complaint = ComplaintFactory(severity=2, subject="Kalter Kaffee", description="Nie wieder! Never again.")
+
+    complaint_assess(complaint_id=complaint.pk, trigger="test")
+    complaint.refresh_from_db()
+
+    assert complaint.grade == "ugly"
+    assert complaint.grade_reasons[0]["text"].startswith("Customer wrote: 'Nie wieder'")

@@ -172,7 +172,12 @@ def when(raw: Any, name: str, *, required: bool = False) -> datetime | None:
         return datetime.fromtimestamp(float(raw), tz=UTC)
     text = str(raw).strip()
     try:
-        value = parse_datetime(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
+        # fromisoformat is C and takes what helpdesks write ("2025-03-01T14:30:00Z", "2025-03-01 14:30:00").
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    try:
+        value = value or parse_datetime(text.replace(" UTC", "+00:00").replace("Z", "+00:00"))
         if value is None:
             day = parse_date(text)
             value = datetime(day.year, day.month, day.day) if day else None
