@@ -449,7 +449,8 @@ def _overrides(s: GradeSignals, c: GradingConfig, words: Mapping[str, PhraseHit]
 
 def _public_text(s: GradeSignals, hit: PhraseHit | None) -> str:
     if hit is not None:
-        return f"{_wrote(hit)}: a threat to go public ({_followers(s.social_reach)})"
+        reach = f" ({_followers(s.social_reach)})" if s.social_reach else ""
+        return f"{_wrote(hit)}: a threat to go public{reach}"
     return f"Customer threatened to post on social media ({_followers(s.social_reach)})"
 
 

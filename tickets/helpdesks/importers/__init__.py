@@ -23,6 +23,7 @@ READERS: dict[str, Callable[[IO[bytes]], Iterator[Item]]] = {
 }
 KINDS = tuple(READERS)
 DEFAULT_BATCH = 2000
+KEPT_REJECTIONS = 1000
 
 
 @dataclass
@@ -32,7 +33,9 @@ class ImportSummary:
     duplicates: int = 0
     closed: int = 0  # created complaints that were already resolved or closed: graded only
     skipped: int = 0  # records that are not complaints (deleted tickets, spam)
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, message)
+    rejected_count: int = 0
+    # (line, message) of the first KEPT_REJECTIONS bad rows: a file of bad rows must not fill the memory.
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def open(self) -> int:
@@ -71,7 +74,9 @@ def run_import(
     for item in READERS[kind](binary):
         summary.read += 1
         if isinstance(item, BadRow):
-            summary.rejected.append((item.line, item.message))
+            summary.rejected_count += 1
+            if len(summary.rejected) < KEPT_REJECTIONS:
+                summary.rejected.append((item.line, item.message))
         elif isinstance(item, Skipped):
             summary.skipped += 1
         else:

@@ -94,15 +94,15 @@ class Command(BaseCommand):
 
         for line, message in summary.rejected[:SHOWN_ERRORS]:
             self.stderr.write(f"line {line}: {message}")
-        if len(summary.rejected) > SHOWN_ERRORS:
-            self.stderr.write(f"… and {len(summary.rejected) - SHOWN_ERRORS:,} more rejected rows.")
+        if summary.rejected_count > SHOWN_ERRORS:
+            self.stderr.write(f"… and {summary.rejected_count - SHOWN_ERRORS:,} more rejected rows.")
         text = (
             f"{summary.read:,} records read from {kind} into source '{source}': {summary.created:,} new complaints "
             f"({summary.closed:,} closed, graded only; {summary.open:,} open, assessed normally), "
-            f"{summary.duplicates:,} already imported, {summary.skipped:,} skipped, {len(summary.rejected):,} rejected. "
+            f"{summary.duplicates:,} already imported, {summary.skipped:,} skipped, {summary.rejected_count:,} rejected. "
             f"{summary.created / elapsed:,.0f} complaints/s."
         )
-        if summary.rejected:
+        if summary.rejected_count:
             raise CommandError(text + " Fix the rejected lines and run the import again; the rest is kept.")
         self.stdout.write(self.style.SUCCESS(text))
 
