@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from notifications.models import Notification
 from recovery.models import Assessment, Escalation
+from tests import test_real_services as real
 from tests.factories import CustomerFactory
 from tickets.helpdesks.importers import run_import
 from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
@@ -244,3 +245,26 @@ def test_import_reads_every_documented_json_layout(body):
 
     assert (summary.created, summary.rejected) == (1, [])
     assert _complaint("helpscout", "1").customer.email == "five@example.com"
+
+
+# --- with the real worker ---------------------------------------------------------------------
+
+# The worker fixture lives with the other real-service tests; naming it here makes pytest offer it.
+celery_worker_process = real.celery_worker_process
+
+
+@pytest.mark.real_services
+@pytest.mark.django_db(transaction=True)
+def test_import_open_tickets_are_assessed_by_the_worker_and_closed_ones_never(celery_worker_process, executive):
+    _run("zendesk", "zendesk_tickets.jsonl", expect_rejected=True)  # commits each batch: the task goes to the broker
+
+    worker_log = celery_worker_process / "worker.log"
+    refund = Complaint.objects.get(source="zendesk", external_id="35437")  # new: open
+    assert real.wait_for(lambda: Assessment.objects.filter(complaint=refund, trigger="imported").exists()), (
+        worker_log.read_text()[-3000:]
+    )
+    assert "recovery.complaints_assess_many" in worker_log.read_text()
+    closed = Complaint.objects.filter(status__in=(Status.RESOLVED, Status.CLOSED))
+    assert closed.count() == 2 and not closed.filter(grade="").exists()
+    assert not Assessment.objects.filter(complaint__in=closed).exists()
+    assert not Escalation.objects.filter(complaint__in=closed).exists()
