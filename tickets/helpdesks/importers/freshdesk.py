@@ -2,7 +2,7 @@
 
 Columns used, by the names the export writes (extra columns are ignored; names are matched without regard to case):
 `Ticket ID`, `Subject`, `Description`, `Status` (Open, Pending, Resolved, Closed, Waiting on Customer, or the
-API codes 2-5), `Priority` (Low, Medium, High, Urgent or 1-4), `Source` (Email, Portal, Phone, Chat, Twitter,
+API codes 2-5; custom statuses count as open), `Priority` (Low, Medium, High, Urgent or 1-4), `Source` (Email, Portal, Phone, Chat, Twitter,
 Facebook, Feedback Widget, Outbound Email or the API codes), `Tags`, `Created time`, `Resolved time`,
 `Closed time`, `Last updated time`, `Initial response time`, and the requester: `Email` (also "Requester email"),
 `Full name` (also "Requester name"), `Contact ID`. Times without an offset are read in the site's TIME_ZONE: set it
@@ -40,8 +40,7 @@ ALIASES = {
     "contact id": ("Contact ID", "Requester ID", "requester_id"),
 }
 SEVERITY = {"low": 2, "medium": 3, "high": 4, "urgent": 5, "1": 2, "2": 3, "3": 4, "4": 5}
-STATUS_CODES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed", "6": "waiting on customer",
-                "waiting on third party": "pending"}
+STATUS_CODES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed", "waiting on third party": "pending"}
 SOURCE_CODES = {"1": "email", "2": "portal", "3": "phone", "5": "twitter", "6": "facebook", "7": "chat",
                 "9": "feedback widget", "10": "outbound email"}
 
@@ -61,7 +60,11 @@ def _row(line: int, row: dict[str, str]) -> TicketRow:
     if not email and not contact:
         raise RowError(f"Ticket {external_id} has no requester: fill in Email (or Contact ID).")
     raw_status = (row.get("status") or "").strip().lower()
-    status = status_from(STATUS_CODES.get(raw_status, raw_status), line_hint="Freshdesk status")
+    try:
+        status = status_from(STATUS_CODES.get(raw_status, raw_status), line_hint="Freshdesk status")
+    except RowError:
+        # A custom status (Freshdesk numbers them from 6): still being worked on.
+        status = Status.IN_PROGRESS
     tags = tags_from(row.get("tags"))
     description = plain(row.get("description"))
     updated = when(row.get("last updated time"), "Last updated time")

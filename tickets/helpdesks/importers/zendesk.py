@@ -61,6 +61,8 @@ def _row(line: int, ticket: Any, users: Mapping[Any, Mapping[str, Any]]) -> Item
         sender = ((via.get("source") or {}).get("from") or {}) if isinstance(via, dict) else {}
         requester_id = ticket.get("requester_id")
         user = users.get(requester_id) or ticket.get("requester") or {}
+        if not isinstance(user, dict):
+            user = {}
         email = email_from(user.get("email") or sender.get("address"))
         name = str(user.get("name") or sender.get("name") or "")[:200]
         customer_ref = str(requester_id) if requester_id not in (None, "") else None
