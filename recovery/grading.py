@@ -11,6 +11,8 @@ How the score is built (defaults in `GradingConfig`):
 - some signals force *ugly* whatever the score (the customer says they won't return, a public
   post, a legal or media threat, a threat to go public to a large audience). A forced case's
   score is raised to the ugly threshold so score and grade never disagree.
+- the customer's own words (subject, description, their later comments) count like the agent's
+  boxes: phrases.py finds threats, "never again" and "third time I write", and the reason quotes them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
+
+from recovery import phrases as words_lib
+from recovery.phrases import PhraseHit
 
 GOOD = "good"
 NEUTRAL = "neutral"
@@ -142,6 +147,7 @@ _INT_KEYS = (
     "repeat_points",
     "repeat_points_each_more",
     "repeat_points_cap",
+    "repeat_contact_points",
     "unanswered_points_cap",
     "ignored_points",
 )
@@ -153,6 +159,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "lifetime_value_bands": _band_parser(_parse_decimal),
     "monetary_loss_bands": _band_parser(_parse_decimal),
     "social_reach_bands": _band_parser(_parse_int),
+    "phrases": words_lib.parse_phrase_lists,
+    "negations": words_lib.parse_negations,
 }
 
 
@@ -243,15 +251,26 @@ class GradingConfig:
     repeat_points_each_more: int = 5
     repeat_points_cap: int = 25
 
+    # The customer wrote that they had to chase us ("third time I write", "still no answer").
+    repeat_contact_points: int = 10
+
     points_per_hour_unanswered: float = 1.0
     unanswered_points_cap: int = 24
     # From this many hours without a first response the case counts as ignored: extra points.
     ignored_after_hours: float = 24.0
     ignored_points: int = 12
 
+    # What to look for in the customer's words, per category of phrases.py, and the words that negate a phrase.
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: words_lib.DEFAULT_PHRASES)
+    negations: tuple[str, ...] = words_lib.DEFAULT_NEGATIONS
+
     def __post_init__(self) -> None:
-        # Freeze the mapping so a shared config cannot be changed under another caller.
+        # Freeze the mappings so a shared config cannot be changed under another caller.
         object.__setattr__(self, "cause_points", MappingProxyType(dict(self.cause_points)))
+        object.__setattr__(
+            self, "phrases", MappingProxyType({c: tuple(self.phrases.get(c, ())) for c in words_lib.CATEGORIES})
+        )
+        object.__setattr__(self, "negations", tuple(self.negations))
         errors = _check_config(self)
         if errors:
             raise GradingConfigError(errors)
@@ -289,6 +308,10 @@ class GradingConfig:
             value = getattr(self, f.name)
             if f.name == "cause_points":
                 out[f.name] = dict(value)
+            elif f.name == "phrases":
+                out[f.name] = {c: list(p) for c, p in value.items()}
+            elif f.name == "negations":
+                out[f.name] = list(value)
             elif f.name.endswith("_bands"):
                 out[f.name] = [[str(t) if isinstance(t, Decimal) else t, p] for t, p in value]
             else:
@@ -320,6 +343,9 @@ class GradeSignals:
     hours_unanswered: float  # without a first response, paused time already excluded
     monetary_loss: Decimal
     currency: str  # display only
+    # What the customer wrote, as (where, text): subject, description, their later comments. Searched for
+    # the phrases of the config; an empty tuple grades on the other signals alone.
+    texts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.cause not in CAUSES:
@@ -355,10 +381,18 @@ class Grade:
 DEFAULT_CONFIG = GradingConfig()
 
 
+def customer_words(signals: GradeSignals, config: GradingConfig = DEFAULT_CONFIG) -> dict[str, PhraseHit]:
+    """The phrases found in the customer's texts, by category (see phrases.py)."""
+    if not signals.texts:
+        return {}
+    return {hit.category: hit for hit in words_lib.detect(signals.texts, config.phrases, config.negations)}
+
+
 def grade_experience(signals: GradeSignals, config: GradingConfig = DEFAULT_CONFIG) -> Grade:
     """Grade one complaint. Deterministic: the same signals and config give the same grade."""
-    overrides = _overrides(signals, config)
-    scored = [r for r in _scored_reasons(signals, config) if r.points > 0]
+    words = customer_words(signals, config)
+    overrides = _overrides(signals, config, words)
+    scored = [r for r in _scored_reasons(signals, config, words) if r.points > 0]
     # Stable sort keeps the signal order for ties, so the output is deterministic.
     scored.sort(key=lambda r: -r.points)
 
@@ -387,27 +421,40 @@ def grade_for_score(score: int, config: GradingConfig = DEFAULT_CONFIG) -> str:
     return GOOD
 
 
-def _overrides(s: GradeSignals, c: GradingConfig) -> list[Reason]:
+def _wrote(hit: PhraseHit) -> str:
+    return f"Customer wrote: '{hit.quote}'"
+
+
+def _overrides(s: GradeSignals, c: GradingConfig, words: Mapping[str, PhraseHit]) -> list[Reason]:
     out: list[Reason] = []
-    if s.says_wont_return:
+    wont_return = words.get(words_lib.WONT_RETURN)
+    if wont_return:
+        out.append(Reason("says_wont_return", f"{_wrote(wont_return)}: they say they will not come back", 0, True))
+    elif s.says_wont_return:
         out.append(Reason("says_wont_return", "Customer said they will not come back", 0, True))
-    if s.legal_or_media_threat:
+    legal, media = words.get(words_lib.LEGAL_THREAT), words.get(words_lib.MEDIA_THREAT)
+    if legal:
+        out.append(Reason("legal_or_media_threat", f"{_wrote(legal)}: a legal threat", 0, True))
+    if media:
+        out.append(Reason("legal_or_media_threat", f"{_wrote(media)}: a threat to go to the press", 0, True))
+    if s.legal_or_media_threat and not (legal or media):
         out.append(Reason("legal_or_media_threat", "Customer threatened legal action or going to the media", 0, True))
     if s.public_post:
         out.append(Reason("public_post", "The complaint was posted publicly", 0, True))
-    if s.threatens_public and s.social_reach >= c.public_threat_ugly_reach:
-        out.append(
-            Reason(
-                "public_threat_large_reach",
-                f"Customer threatened to post on social media ({_followers(s.social_reach)})",
-                0,
-                True,
-            )
-        )
+    public = words.get(words_lib.PUBLIC_THREAT)
+    if (s.threatens_public or public) and s.social_reach >= c.public_threat_ugly_reach:
+        out.append(Reason("public_threat_large_reach", _public_text(s, public), 0, True))
     return out
 
 
-def _scored_reasons(s: GradeSignals, c: GradingConfig) -> list[Reason]:
+def _public_text(s: GradeSignals, hit: PhraseHit | None) -> str:
+    if hit is not None:
+        reach = f" ({_followers(s.social_reach)})" if s.social_reach else ""
+        return f"{_wrote(hit)}: a threat to go public{reach}"
+    return f"Customer threatened to post on social media ({_followers(s.social_reach)})"
+
+
+def _scored_reasons(s: GradeSignals, c: GradingConfig, words: Mapping[str, PhraseHit]) -> list[Reason]:
     out = [
         Reason(
             "severity",
@@ -421,15 +468,13 @@ def _scored_reasons(s: GradeSignals, c: GradingConfig) -> list[Reason]:
         points = min(c.repeat_points_cap, c.repeat_points + (n - 1) * c.repeat_points_each_more)
         earlier = "1 earlier complaint" if n == 1 else f"{n:,} earlier complaints"
         out.append(Reason("repeat", f"Repeat failure: {earlier} in the last 90 days, harder to win back", points))
+    chased = words.get(words_lib.REPEAT_CONTACT)
+    if chased:
+        out.append(Reason("repeat_contact", f"{_wrote(chased)}: they have had to chase us", c.repeat_contact_points))
     out.append(_unanswered_reason(s, c))
-    if s.threatens_public and s.social_reach < c.public_threat_ugly_reach:
-        out.append(
-            Reason(
-                "threatens_public",
-                f"Customer threatened to post on social media ({_followers(s.social_reach)})",
-                c.threatens_public_points,
-            )
-        )
+    public = words.get(words_lib.PUBLIC_THREAT)
+    if (s.threatens_public or public) and s.social_reach < c.public_threat_ugly_reach:
+        out.append(Reason("threatens_public", _public_text(s, public), c.threatens_public_points))
     reach_points = _band_points(s.social_reach, c.social_reach_bands)
     out.append(Reason("social_reach", f"Large social following ({_followers(s.social_reach)})", reach_points))
     out.append(

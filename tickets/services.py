@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parseaddr
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from notifications.services import notice_send, outbound_email_queue
@@ -142,6 +143,131 @@ def _customer_refresh(customer: Customer, data: CustomerInput, email: str | None
         except IntegrityError:
             # The email belongs to another customer record; keep this one as it was.
             customer.refresh_from_db()
+
+
+# Rows per INSERT of the bulk writes below.
+BULK_BATCH = 1000
+
+CustomerKey = tuple[str, str | None, str | None]  # (source of the external id, external id, email)
+
+
+def customers_resolve_bulk(
+    keys: Iterable[CustomerKey], names: Mapping[CustomerKey, str] | None = None
+) -> dict[CustomerKey, int]:
+    """Customer id for each (source, external_id, email): by reference, then by email, else a new customer.
+
+    The same rules as tickets.services.customer_resolve, for a whole batch in a few queries. Keys
+    that name the same external id or email end up on the same customer. If a concurrent request
+    creates one of the same customers first, the batch falls back to customer_resolve one by one.
+    """
+    keys = list(dict.fromkeys(keys))
+    refs: dict[tuple[str, str], int] = {}
+    by_source: dict[str, set[str]] = {}
+    for source, external_id, _ in keys:
+        if external_id:
+            by_source.setdefault(source, set()).add(external_id)
+    for source, external_ids in by_source.items():
+        for ref_source, ref_external_id, customer_id in CustomerReference.objects.filter(
+            source=source, external_id__in=external_ids
+        ).values_list("source", "external_id", "customer_id"):
+            refs[(ref_source, ref_external_id)] = customer_id
+    emails = {email for _, _, email in keys if email}
+    by_email = dict(Customer.objects.filter(email__in=emails).values_list("email", "pk")) if emails else {}
+
+    resolved: dict[CustomerKey, int] = {}
+    to_attach: dict[tuple[str, str], int] = {}
+    # New customers: one slot per distinct external id or email; keys sharing either share the slot.
+    slots: list[dict[str, Any]] = []
+    slot_of_ref: dict[tuple[str, str], int] = {}
+    slot_of_email: dict[str, int] = {}
+    pending: dict[CustomerKey, int] = {}
+    # In the batch's order, as if customer_resolve ran once per key: a reference wins over an email,
+    # and a reference attached earlier in the batch counts as known.
+    for key in keys:
+        source, external_id, email = key
+        ref = (source, external_id) if external_id else None
+        if ref and (ref in refs or ref in to_attach):
+            resolved[key] = refs.get(ref) or to_attach[ref]
+            continue
+        if ref and ref in slot_of_ref:
+            slot = slot_of_ref[ref]
+            if email and slots[slot]["email"] is None and email not in slot_of_email and email not in by_email:
+                slots[slot]["email"] = email  # a new customer learns the email the batch gives later
+                slot_of_email[email] = slot
+            pending[key] = slot
+            continue
+        if email and email in by_email:
+            resolved[key] = by_email[email]
+            if ref:
+                to_attach[ref] = by_email[email]
+            continue
+        slot = slot_of_email.get(email) if email else None
+        if slot is None:
+            slots.append({"email": email, "refs": []})
+            slot = len(slots) - 1
+            if email:
+                slot_of_email[email] = slot
+        if ref:
+            slot_of_ref[ref] = slot
+            slots[slot]["refs"].append(ref)
+        pending[key] = slot
+
+    if slots:
+        if names:
+            for key, slot in pending.items():
+                if names.get(key) and not slots[slot].get("name"):
+                    slots[slot]["name"] = names[key][:200]
+        created = _customers_create(slots)
+        if created is None:
+            # A concurrent request created one of these customers: resolve them safely one by one.
+            for key in pending:
+                source, external_id, email = key
+                name = (names or {}).get(key) or None
+                resolved[key] = customer_resolve(
+                    data=CustomerInput(email=email, external_id=external_id, name=name), source=source
+                ).pk
+        else:
+            for key, slot in pending.items():
+                resolved[key] = created[slot]
+            for slot, data in enumerate(slots):
+                for ref in data["refs"]:
+                    to_attach[ref] = created[slot]
+
+    if to_attach:
+        CustomerReference.objects.bulk_create(
+            [CustomerReference(source=s, external_id=e, customer_id=c) for (s, e), c in to_attach.items()],
+            ignore_conflicts=True,
+        )
+        # Another request may have attached the same external id first: theirs wins, as in customer_resolve.
+        winners: dict[tuple[str, str], int] = {}
+        for source in {s for s, _ in to_attach}:
+            winners.update(
+                {
+                    (s, e): c
+                    for s, e, c in CustomerReference.objects.filter(
+                        source=source, external_id__in=[e for s2, e in to_attach if s2 == source]
+                    ).values_list("source", "external_id", "customer_id")
+                }
+            )
+        for key in resolved:
+            source, external_id, _ = key
+            if external_id and (source, external_id) in winners:
+                resolved[key] = winners[(source, external_id)]
+    return resolved
+
+
+def _customers_create(slots: list[dict[str, Any]]) -> list[int] | None:
+    """Create one customer per slot and return their ids in order; None if an email was taken meanwhile."""
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return None
+    rows = [Customer(email=slot["email"], name=slot.get("name") or "") for slot in slots]
+    try:
+        with transaction.atomic():
+            Customer.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    except IntegrityError:
+        return None
+    return [row.pk for row in rows]
+
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ from django.db.models import Count, F, Max, Q, QuerySet
 from recovery.grading import DEFAULT_CONFIG, GradeSignals, GradingConfig, GradingConfigError
 from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule, GradingSettings, SlaClock
 from recovery.rules import TIERS, ComplaintFacts, RuleSpec, RuleValidationError, validate_rule
-from tickets.models import Channel, Complaint, Status
+from tickets.models import Channel, Complaint, Status, TimelineEvent
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,36 @@ def has_legal_or_media_threat(tags: Iterable[str]) -> bool:
     return any(str(tag).strip().lower() in LEGAL_OR_MEDIA_TAGS for tag in tags)
 
 
-def grade_signals(complaint: Complaint, *, hours: float, repeat_count: int) -> GradeSignals:
+# The customer's latest comments that grading reads; older ones rarely change the picture.
+CUSTOMER_COMMENT_LIMIT = 50
+
+
+def customer_comment_texts(complaint: Complaint) -> list[str]:
+    """What the customer wrote after the complaint was logged, newest first.
+
+    Intake records a customer's message (a helpdesk comment, an imported thread) as a `commented` timeline
+    event with data {"by_customer": true, "body": "..."}; agents' notes and replies are not the customer's words.
+    """
+    rows = (
+        TimelineEvent.objects.filter(complaint=complaint, kind=TimelineEvent.Kind.COMMENTED, data__by_customer=True)
+        .order_by("-created_at", "-id")
+        .values_list("data", flat=True)[:CUSTOMER_COMMENT_LIMIT]
+    )
+    return [str(data.get("body") or "") for data in rows if isinstance(data, dict)]
+
+
+def complaint_texts(complaint: Complaint, comments: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
+    """The customer's words that grading searches for phrases: subject, description, then their comments."""
+    texts = [("subject", complaint.subject or ""), ("description", complaint.description or "")]
+    texts.extend(("comment", body) for body in comments if body)
+    return tuple(texts)
+
+
+def grade_signals(
+    complaint: Complaint, *, hours: float, repeat_count: int, comments: Sequence[str] = ()
+) -> GradeSignals:
+    """What grading knows of the complaint. `comments`: the customer's later messages (customer_comment_texts);
+    callers grading many complaints at once may leave them out and grade on subject and description."""
     customer = complaint.customer
     return GradeSignals(
         cause=complaint.cause,
@@ -228,6 +257,7 @@ def grade_signals(complaint: Complaint, *, hours: float, repeat_count: int) -> G
         hours_unanswered=hours,
         monetary_loss=complaint.monetary_loss,
         currency=complaint.currency,
+        texts=complaint_texts(complaint, comments),
     )
 
 

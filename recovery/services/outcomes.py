@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, DecimalField, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -36,10 +36,10 @@ from django.utils.dateparse import parse_datetime
 from cxrecovery.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, Gesture, GestureLearning, Offer, OutcomeWindow, RecoveryOutcome
 from recovery.webhook_payloads import windows_settled_publish
+from tickets import services as ticket_services
 from tickets.actors import ActorRef
 from tickets.events import event_write, jsonable
-from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
-from tickets.services import CustomerInput, customer_resolve
+from tickets.models import Complaint, Customer, Status, TimelineEvent
 
 logger = logging.getLogger(__name__)
 
@@ -345,118 +345,9 @@ def _known_activity_keys(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return known
 
 
-CustomerKey = tuple[str, str | None, str | None]  # (source of the external id, external id, email)
-
-
-def customers_resolve_bulk(keys: Iterable[CustomerKey]) -> dict[CustomerKey, int]:
-    """Customer id for each (source, external_id, email): by reference, then by email, else a new customer.
-
-    The same rules as tickets.services.customer_resolve, for a whole batch in a few queries. Keys
-    that name the same external id or email end up on the same customer. If a concurrent request
-    creates one of the same customers first, the batch falls back to customer_resolve one by one.
-    """
-    keys = list(dict.fromkeys(keys))
-    refs: dict[tuple[str, str], int] = {}
-    by_source: dict[str, set[str]] = {}
-    for source, external_id, _ in keys:
-        if external_id:
-            by_source.setdefault(source, set()).add(external_id)
-    for source, external_ids in by_source.items():
-        for ref_source, ref_external_id, customer_id in CustomerReference.objects.filter(
-            source=source, external_id__in=external_ids
-        ).values_list("source", "external_id", "customer_id"):
-            refs[(ref_source, ref_external_id)] = customer_id
-    emails = {email for _, _, email in keys if email}
-    by_email = dict(Customer.objects.filter(email__in=emails).values_list("email", "pk")) if emails else {}
-
-    resolved: dict[CustomerKey, int] = {}
-    to_attach: dict[tuple[str, str], int] = {}
-    # New customers: one slot per distinct external id or email; keys sharing either share the slot.
-    slots: list[dict[str, Any]] = []
-    slot_of_ref: dict[tuple[str, str], int] = {}
-    slot_of_email: dict[str, int] = {}
-    pending: dict[CustomerKey, int] = {}
-    # In the batch's order, as if customer_resolve ran once per key: a reference wins over an email,
-    # and a reference attached earlier in the batch counts as known.
-    for key in keys:
-        source, external_id, email = key
-        ref = (source, external_id) if external_id else None
-        if ref and (ref in refs or ref in to_attach):
-            resolved[key] = refs.get(ref) or to_attach[ref]
-            continue
-        if ref and ref in slot_of_ref:
-            slot = slot_of_ref[ref]
-            if email and slots[slot]["email"] is None and email not in slot_of_email and email not in by_email:
-                slots[slot]["email"] = email  # a new customer learns the email the batch gives later
-                slot_of_email[email] = slot
-            pending[key] = slot
-            continue
-        if email and email in by_email:
-            resolved[key] = by_email[email]
-            if ref:
-                to_attach[ref] = by_email[email]
-            continue
-        slot = slot_of_email.get(email) if email else None
-        if slot is None:
-            slots.append({"email": email, "refs": []})
-            slot = len(slots) - 1
-            if email:
-                slot_of_email[email] = slot
-        if ref:
-            slot_of_ref[ref] = slot
-            slots[slot]["refs"].append(ref)
-        pending[key] = slot
-
-    if slots:
-        created = _customers_create(slots)
-        if created is None:
-            # A concurrent request created one of these customers: resolve them safely one by one.
-            for key in pending:
-                source, external_id, email = key
-                resolved[key] = customer_resolve(
-                    data=CustomerInput(email=email, external_id=external_id), source=source
-                ).pk
-        else:
-            for key, slot in pending.items():
-                resolved[key] = created[slot]
-            for slot, data in enumerate(slots):
-                for ref in data["refs"]:
-                    to_attach[ref] = created[slot]
-
-    if to_attach:
-        CustomerReference.objects.bulk_create(
-            [CustomerReference(source=s, external_id=e, customer_id=c) for (s, e), c in to_attach.items()],
-            ignore_conflicts=True,
-        )
-        # Another request may have attached the same external id first: theirs wins, as in customer_resolve.
-        winners: dict[tuple[str, str], int] = {}
-        for source in {s for s, _ in to_attach}:
-            winners.update(
-                {
-                    (s, e): c
-                    for s, e, c in CustomerReference.objects.filter(
-                        source=source, external_id__in=[e for s2, e in to_attach if s2 == source]
-                    ).values_list("source", "external_id", "customer_id")
-                }
-            )
-        for key in resolved:
-            source, external_id, _ = key
-            if external_id and (source, external_id) in winners:
-                resolved[key] = winners[(source, external_id)]
-    return resolved
-
-
-def _customers_create(slots: list[dict[str, Any]]) -> list[int] | None:
-    """Create one customer per slot and return their ids in order; None if an email was taken meanwhile."""
-    if not connection.features.can_return_rows_from_bulk_insert:
-        return None
-    rows = [Customer(email=slot["email"], name="") for slot in slots]
-    try:
-        with transaction.atomic():
-            Customer.objects.bulk_create(rows, batch_size=MAX_BATCH)
-    except IntegrityError:
-        return None
-    return [row.pk for row in rows]
+# The bulk customer resolve lives in tickets (customers are tickets' data); the helpdesk import uses it too.
+CustomerKey = ticket_services.CustomerKey
+customers_resolve_bulk = ticket_services.customers_resolve_bulk
 
 
 # --- Watching -------------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ from recovery.services import escalation as services
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["backtest_run_task", "complaint_assess_task", "complaints_reassess_open_task", "sla_sweep_task"]
+__all__ = [
+    "backtest_run_task",
+    "complaint_assess_task",
+    "complaints_assess_many_task",
+    "complaints_reassess_open_task",
+    "sla_sweep_task",
+]
 
 
 @shared_task(
@@ -50,6 +56,13 @@ def sla_sweep_task() -> dict[str, int]:
     return {"due": len(work.due), "regrade": len(work.regrade), "never_assessed": len(work.never_assessed),
             "queued": queued, "reminders": reminders, "backtests_resent": backtests["resent"],
             "backtests_stalled": backtests["stalled"]}
+
+
+@shared_task(name="recovery.complaints_assess_many", acks_late=True)
+def complaints_assess_many_task(complaint_ids: list[int], trigger: str = "imported") -> int:
+    """Assess each of these complaints in its own task: one message from a bulk writer (the history import)
+    instead of one per complaint. Safe twice: an assessment of an unchanged complaint is a no-op."""
+    return _fan_out(list(complaint_ids), trigger)
 
 
 @shared_task(name="recovery.complaints_reassess_open")

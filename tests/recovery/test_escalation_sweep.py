@@ -288,12 +288,23 @@ def test_a_change_that_cannot_move_the_grade_queues_nothing(django_capture_on_co
     complaint = ComplaintFactory()
 
     with django_capture_on_commit_callbacks() as cosmetic:
-        ticket_services.complaint_update(complaint=complaint, changes={"subject": "New subject"}, actor=ActorRef.system())
+        ticket_services.complaint_update(complaint=complaint, changes={"occurred_at": timezone.now()}, actor=ActorRef.system())
     with django_capture_on_commit_callbacks() as meaningful:
         ticket_services.complaint_update(complaint=complaint, changes={"severity": 5}, actor=ActorRef.system())
 
     assert cosmetic == []
     assert len(meaningful) == 1
+
+
+def test_a_new_subject_is_assessed_because_grading_reads_the_customers_words(django_capture_on_commit_callbacks):
+    complaint = ComplaintFactory()
+
+    with django_capture_on_commit_callbacks() as queued:
+        ticket_services.complaint_update(
+            complaint=complaint, changes={"subject": "Third time I write"}, actor=ActorRef.system()
+        )
+
+    assert len(queued) == 1
 
 
 def test_a_complaint_whose_task_was_lost_is_assessed_by_the_sweep(executive, monkeypatch, django_capture_on_commit_callbacks):

@@ -405,6 +405,10 @@ def _comment_seen(complaint: Complaint, key: str) -> bool:
     return complaint.events.filter(kind=TimelineEvent.Kind.COMMENTED, data__helpdesk_comment=key).exists()
 
 
+# Enough of a customer's message for grading to find what they threaten; the full text is in the comment.
+CUSTOMER_WORDS_LIMIT = 10_000
+
+
 @transaction.atomic
 def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change: TicketChange, actor: ActorRef) -> None:
     comment = change.comment
@@ -427,7 +431,14 @@ def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change:
             kind=TimelineEvent.Kind.COMMENTED,
             actor=actor,
             message=f"The customer wrote again in {label}",
-            data={"comment_id": note.pk, "kind": "customer", "helpdesk_comment": key},
+            # by_customer + body: the customer's own words, which grading searches for threats and "never again".
+            data={
+                "comment_id": note.pk,
+                "kind": "customer",
+                "helpdesk_comment": key,
+                "by_customer": True,
+                "body": comment.body[:CUSTOMER_WORDS_LIMIT],
+            },
         )
         # A customer writing again can change the grade: announce it so recovery re-assesses.
         signals.complaint_changed.send(

@@ -125,6 +125,8 @@ def test_zendesk_customer_comment_is_recorded_once_and_regrades(client, zendesk,
     assert complaint.events.filter(kind="commented", data__kind="customer").count() == 1
     # The customer writing again is announced once as a change, which recovery re-assesses.
     assert announced.count(frozenset({"customer_comment"})) == 1
+    # ... and grading reads their words: the threat to go public is quoted among the reasons.
+    assert any("I will post this on Twitter" in str(reason) for reason in complaint.grade_reasons), complaint.grade_reasons
 
 
 def test_zendesk_agent_public_comment_is_a_reply_and_first_response(client, zendesk, django_capture_on_commit_callbacks):

@@ -1,0 +1,230 @@
+"""The write of the history import: one batch of parsed tickets into complaints, set-based.
+
+What callers may rely on:
+- Idempotent: a ticket whose (source, external_id) is already a complaint is counted as a duplicate and changes
+  nothing, so a re-run of the same file adds nothing. Within a batch the last row for a ticket wins.
+- A batch is one transaction: its customers (resolved in bulk by reference, then email), complaints and timeline
+  events (one `logged` event per complaint, saying how it was graded, and one `commented` event per later customer
+  message) are inserted with a handful of INSERTs, whatever the batch size.
+- The complaints keep the helpdesk's own times (created, resolved, closed).
+- Recovery hears of the batch through `complaints_importing` / `complaints_imported` (tickets/signals.py, once per
+  batch) and grades it in bulk, in the same INSERT; closed complaints are history and are never escalated or
+  notified about.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField, Model
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from tickets import signals
+from tickets.actors import ActorRef
+from tickets.helpdesks.importers.base import TicketRow
+from tickets.models import OPEN_STATUSES, Complaint, Status, TimelineEvent
+from tickets.services import BULK_BATCH, customers_resolve_bulk
+
+IMPORT_ACTOR = ActorRef.system("Helpdesk import")
+MAX_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    created: int
+    duplicates: int
+    closed: int  # of the created, how many were resolved or closed (history: graded, never escalated)
+
+
+_TIMESTAMPS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _helpdesk_timestamps() -> Iterator[None]:
+    """Let bulk_create keep the times we set: auto_now / auto_now_add would stamp every row with now.
+    (Only needed off PostgreSQL: COPY writes the values as they are.)
+
+    The switch is on the model fields, so it is held under a lock and only around the INSERTs of this module.
+    """
+    fields = [
+        Complaint._meta.get_field("created_at"),
+        Complaint._meta.get_field("updated_at"),
+        TimelineEvent._meta.get_field("created_at"),
+    ]
+    with _TIMESTAMPS_LOCK:
+        saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
+        try:
+            for f in fields:
+                f.auto_now = f.auto_now_add = False
+            yield
+        finally:
+            for f, auto_now, auto_now_add in saved:
+                f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+def history_import(
+    *, rows: Sequence[TicketRow], source: str, actor: ActorRef = IMPORT_ACTOR, now: datetime | None = None
+) -> BatchResult:
+    """Import up to MAX_BATCH parsed tickets as complaints of `source`. See the module docstring."""
+    if len(rows) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} rows per batch, got {len(rows)}")
+    if not source or len(source) > 50:
+        raise ValueError("source must be 1 to 50 characters")
+    now = now or timezone.now()
+    try:
+        return _import(rows, source, actor, now)
+    except IntegrityError:
+        # A concurrent import (or a webhook) stored one of these tickets first: the re-run counts it as known.
+        return _import(rows, source, actor, now)
+
+
+@transaction.atomic
+def _import(rows: Sequence[TicketRow], source: str, actor: ActorRef, now: datetime) -> BatchResult:
+    latest = {row.external_id: row for row in rows}
+    known = set(
+        Complaint.objects.filter(source=source, external_id__in=list(latest)).values_list("external_id", flat=True)
+    )
+    fresh = [row for external_id, row in latest.items() if external_id not in known]
+    duplicates = len(rows) - len(fresh)
+    if not fresh:
+        return BatchResult(created=0, duplicates=duplicates, closed=0)
+
+    def key(row: TicketRow) -> tuple[str, str | None, str | None]:
+        return (source, row.customer_external_id, row.customer_email)
+
+    names = {key(row): row.customer_name for row in fresh if row.customer_name}
+    customer_of = customers_resolve_bulk([key(row) for row in fresh], names=names)
+
+    complaints = [_complaint(row, source, customer_of[key(row)], now) for row in fresh]
+    signals.complaints_importing.send(
+        sender=Complaint,
+        complaints=complaints,
+        comments=[[body for _, body in row.customer_comments] for row in fresh],
+        actor=actor,
+    )
+    _insert(Complaint, complaints)
+    _insert_rows(TimelineEvent, [event for row, c in zip(fresh, complaints, strict=True) for event in _events(row, c, actor)])
+    signals.complaints_imported.send(sender=Complaint, complaints=complaints, actor=actor)
+    closed = sum(1 for c in complaints if c.status not in OPEN_STATUSES)
+    return BatchResult(created=len(complaints), duplicates=duplicates, closed=closed)
+
+
+def _insert(model: type[Model], objs: list[Model]) -> None:
+    """INSERT the instances as they are (their own timestamps included) and give them their ids.
+
+    On PostgreSQL with COPY, about five times faster than bulk_create: no SQL text of 30,000 parameters to build
+    and parse. Elsewhere bulk_create, with auto_now switched off for the duration.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        with _helpdesk_timestamps():
+            model.objects.bulk_create(objs, batch_size=BULK_BATCH)
+        return
+    opts = model._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if opts.pk.attname and any(getattr(o, opts.pk.attname) is None for o in objs):
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, opts.pk.attname, pk)
+        fields = opts.concrete_fields
+        json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [Jsonb(getattr(obj, f.attname)) if f.attname in json_fields else getattr(obj, f.attname) for f in fields]
+                )
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT rows given as {attname: value} (all with the same keys), without building model instances."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        _insert(model, [model(**row) for row in rows])
+        return
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    names = list(rows[0])
+    fields = [by_attname[name] for name in names]
+    json_names = {f.attname for f in fields if isinstance(f, JSONField)}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[n]) if n in json_names else row[n] for n in names])
+
+
+def _complaint(row: TicketRow, source: str, customer_id: int, now: datetime) -> Complaint:
+    closed = row.status not in OPEN_STATUSES
+    first_response = row.first_response_at
+    if first_response is None and row.status in (Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER):
+        # Leaving `new` means someone answered; the export does not say when, so it counts from the last update.
+        first_response = row.updated_at
+    return Complaint(
+        customer_id=customer_id,
+        channel=row.channel,
+        source=source,
+        external_id=row.external_id,
+        cause=row.cause,
+        severity=row.severity,
+        monetary_loss=row.monetary_loss,
+        currency=row.currency or settings.DEFAULT_CURRENCY,
+        subject=row.subject,
+        description=row.description,
+        threatens_public=row.threatens_public,
+        says_wont_return=row.says_wont_return,
+        status=row.status,
+        tags=row.tags,
+        first_response_at=first_response,
+        resolved_at=row.resolved_at or (row.closed_at if closed else None),
+        closed_at=row.closed_at if row.status == Status.CLOSED else None,
+        created_at=row.created_at,
+        updated_at=max(row.updated_at or row.created_at, row.created_at) if closed else now,
+    )
+
+
+def _events(row: TicketRow, complaint: Complaint, actor: ActorRef) -> Iterator[dict[str, Any]]:
+    common = {
+        "complaint_id": complaint.pk,
+        "actor_type": actor.kind,
+        "actor_user_id": actor.user.pk if actor.user is not None and actor.user.pk else None,
+        "actor_key_id": actor.api_key.pk if actor.api_key is not None else None,
+        "actor_label": actor.label[:200],
+    }
+    # One event for the one write: the complaint went in with its grade (set by complaints_importing's receiver).
+    graded = f"; graded {complaint.grade} (score {complaint.risk_score})" if complaint.grade else ""
+    yield {
+        **common,
+        "kind": TimelineEvent.Kind.LOGGED,
+        "message": f"Imported from {complaint.source} (ticket {row.external_id}), {Status(row.status).label.lower()}{graded}"[:500],
+        "data": {"source": complaint.source, "external_id": row.external_id, "customer_id": complaint.customer_id,
+                 "imported": True, "status": row.status, "grade": complaint.grade or None,
+                 "score": complaint.risk_score, "reasons": [r["code"] for r in complaint.grade_reasons or []]},
+        "created_at": row.created_at,
+    }
+    for at, body in row.customer_comments:
+        # The shape grading reads as the customer's own words (recovery.selectors.escalation.customer_comment_texts).
+        yield {
+            **common,
+            "kind": TimelineEvent.Kind.COMMENTED,
+            "message": "The customer wrote again (imported)",
+            "data": {"by_customer": True, "body": body[:10_000], "imported": True},
+            "created_at": max(at or row.created_at, row.created_at),
+        }
