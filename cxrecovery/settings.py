@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tickets.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,6 +76,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cxrecovery.urls"
+# Largest request body read (Django's own limit for forms; the API's JSON parser and middleware use it too: 413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 WSGI_APPLICATION = "cxrecovery.wsgi.application"
 ASGI_APPLICATION = "cxrecovery.asgi.application"
 
@@ -202,7 +205,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": os.environ.get("API_THROTTLE_RATE", "600/minute")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.ContractAutoSchema",
+    # JSON only: a form or multipart body answers 415 (and the schema advertises JSON alone).
+    "DEFAULT_PARSER_CLASSES": ["tickets.api.parsers.ApiJSONParser"],
     "EXCEPTION_HANDLER": "tickets.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

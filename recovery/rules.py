@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from recovery.grading import CAUSES, GRADES
+from tickets.textcheck import text_problems
 
 TIERS: tuple[str, ...] = ("frontline", "lead", "manager", "executive")  # lowest to highest
 CHANNELS: tuple[str, ...] = ("web", "email", "phone", "chat", "social", "in_person", "api")
@@ -221,6 +222,10 @@ def validate_rule(raw: Mapping[str, Any]) -> RuleSpec:
 
     if not isinstance(raw, Mapping):
         raise RuleValidationError({"__all__": ["A rule must be an object with a name, conditions and actions."]})
+    # NUL or a lone surrogate anywhere would be stored as JSON and break every later read of the rules.
+    unstorable = text_problems(dict(raw))
+    if unstorable:
+        raise RuleValidationError(unstorable)
     for key in raw:
         if key not in _RULE_KEYS:
             add(str(key), f"Unknown key '{key}'. Allowed keys: {', '.join(_RULE_KEYS)}.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -11,6 +13,27 @@ from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, G
 # Above this many matching customers the search joins instead of listing their ids: a term that common finds a
 # page of newest complaints quickly by walking the created_at index.
 SEARCH_CUSTOMER_IDS_MAX = 500
+
+# Ids are 64-bit on PostgreSQL and SQLite; a larger number in a filter would overflow the driver (a 500) instead of
+# simply matching nothing, so it is refused as invalid input (400 in the API, a field error on the page).
+ID_MAX = 2**63 - 1
+
+
+def assignee_value_validate(value: str) -> None:
+    value = (value or "").strip()
+    if value.isdigit() and int(value) > ID_MAX:
+        raise forms.ValidationError("No user has an id this large; give a user id, 'me' or 'none'.")
+
+
+class IntegerFilter(django_filters.Filter):
+    """A whole number (a decimal like 1.5 or a huge number is a field error, never a database error)."""
+
+    field_class = forms.IntegerField
+
+
+def id_filter(**kwargs) -> IntegerFilter:
+    """A whole-number id filter, refused (not overflowed) outside 1..ID_MAX."""
+    return IntegerFilter(validators=[MinValueValidator(1), MaxValueValidator(ID_MAX)], **kwargs)
 
 
 def customer_search_q(value: str, prefix: str = "") -> Q:
@@ -41,13 +64,15 @@ class ComplaintFilter(django_filters.FilterSet):
     grade = django_filters.MultipleChoiceFilter(choices=Grade.choices)
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
     tier = django_filters.MultipleChoiceFilter(choices=Tier.choices)
-    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label="Severity from")
-    severity_max = django_filters.NumberFilter(field_name="severity", lookup_expr="lte", label="Severity to")
-    assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee (user id, 'me' or 'none')")
+    severity_min = IntegerFilter(field_name="severity", lookup_expr="gte", label="Severity from", min_value=1, max_value=5)
+    severity_max = IntegerFilter(field_name="severity", lookup_expr="lte", label="Severity to", min_value=1, max_value=5)
+    assignee = django_filters.CharFilter(
+        method="filter_assignee", label="Assignee (user id, 'me' or 'none')", validators=[assignee_value_validate]
+    )
     escalated = django_filters.BooleanFilter(method="filter_escalated", label="Escalated above frontline")
     overdue = django_filters.BooleanFilter(method="filter_overdue", label="Past a deadline")
     is_open = django_filters.BooleanFilter(method="filter_open", label="Open (not resolved or closed)")
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = id_filter(field_name="customer_id", label="Customer id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")

@@ -227,6 +227,8 @@ class ComplaintAssessmentViewSet(viewsets.ViewSet):
     """GET /api/v1/complaints/{reference}/assessment/: the latest grade, its reasons, and the trace of every
     rule (which matched, on which conditions, what they did). Keys need `complaints:read`."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None
 

@@ -107,6 +107,8 @@ class ComplaintSuggestionViewSet(viewsets.ViewSet):
     score (0–100), cost, reasons written for the agent, and who must approve it at that cost. Keys need
     `complaints:read`. What is shown is logged (once per complaint per hour) so the learning can judge it."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None
 
@@ -489,6 +491,8 @@ class SpendViewSet(viewsets.ViewSet):
     """GET /api/v1/spend/?months=12[&month=YYYY-MM]: per month, gestures offered, approved, rejected, waiting,
     fulfilled and declined, and the cost committed, fulfilled and waiting; for one month (default: this one)
     the cost by approving tier, by cause and by gesture. Managers and executives; keys need `metrics:read`."""
+
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
 
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from recovery.forms_outcomes import MetricsFilterForm
@@ -29,6 +28,7 @@ from recovery.selectors import metrics
 from recovery.selectors import outcomes as selectors
 from recovery.services import outcomes as services
 from tickets.api.errors import error_body
+from tickets.api.schema import ErrorDetailSerializer
 from tickets.errors import DomainError
 from tickets.models import ApiKey, Cause, Grade, Role, Tier
 
@@ -75,6 +75,22 @@ IntakeOutput = inline_serializer(
     },
 )
 
+ActivityRejectedOutput = inline_serializer(
+    "ActivityRejectedOutput",
+    {
+        "error": ErrorDetailSerializer(),
+        "accepted": serializers.IntegerField(required=False),
+        "duplicates": serializers.IntegerField(required=False),
+        "rejected": serializers.ListField(
+            required=False,
+            child=inline_serializer(
+                "ActivityRejection",
+                {"index": serializers.IntegerField(), "errors": serializers.DictField(child=serializers.ListField())},
+            ),
+        ),
+    },
+)
+
 
 class ActivityViewSet(viewsets.ViewSet):
     """Customer activity from commerce and CRM systems; it is how returns are detected."""
@@ -82,13 +98,12 @@ class ActivityViewSet(viewsets.ViewSet):
     read_scope = None
     write_scope = ApiKey.Scope.ACTIVITY_WRITE
     min_role = Role.MANAGER
-    parser_classes = [JSONParser]  # nested customers and batches only make sense as JSON
 
     @extend_schema(
         request=PolymorphicProxySerializer(
             component_name="ActivityRequest", serializers=[ActivityInput, ActivityBatchInput], resource_type_field_name=None
         ),
-        responses={200: IntakeOutput, 201: IntakeOutput, 207: IntakeOutput, 400: IntakeOutput},
+        responses={200: IntakeOutput, 201: IntakeOutput, 207: IntakeOutput, 400: ActivityRejectedOutput},
         description=(
             "Send one activity object, or {\"events\": [...]} with up to 1,000. Good items are kept even when "
             "others are rejected: 201 when something new was stored, 200 when everything was already known, "
@@ -194,6 +209,8 @@ class OutcomeOutput(serializers.ModelSerializer):
 class ComplaintOutcomeViewSet(viewsets.ViewSet):
     """Whether the customer came back after this complaint: the outcome and its watch windows."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None
     min_role = Role.AGENT
@@ -226,6 +243,8 @@ METRIC_PARAMETERS = [
 
 class RecoveryMetricsViewSet(viewsets.ViewSet):
     """Return rates of recovered and unrecovered complainers and of customers who never complained."""
+
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
 
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None

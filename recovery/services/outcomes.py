@@ -39,6 +39,7 @@ from tickets.actors import ActorRef
 from tickets.events import event_write, jsonable
 from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
 from tickets.services import CustomerInput, customer_resolve
+from tickets.textcheck import text_problems
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     """
     if not isinstance(raw, Mapping):
         raise ActivityInvalid({"non_field_errors": ["Each event must be a JSON object."]})
+    # NUL or a lone surrogate cannot be stored (PostgreSQL refuses NUL; neither encodes as UTF-8).
+    unstorable = text_problems(dict(raw))
+    if unstorable:
+        raise ActivityInvalid(unstorable)
     errors: dict[str, list[str]] = {}
     now = now or timezone.now()
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,6 +17,7 @@ from rest_framework.response import Response
 from tickets import selectors, services
 from tickets.actors import ActorRef
 from tickets.api import serializers as s
+from tickets.api.errors import error_body
 from tickets.filters import ComplaintFilter, CustomerFilter
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Complaint
@@ -94,7 +98,8 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.TimelineEventOutput(page, many=True).data)
 
-    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
+    @extend_schema(methods=["GET"], responses=s.CommentOutput(many=True))
+    @extend_schema(methods=["POST"], request=s.CommentInput, responses={201: s.CommentOutput})
     @action(detail=True, methods=["get", "post"])
     def comments(self, request, reference: str):
         """Internal notes and replies. POST adds one."""
@@ -119,8 +124,24 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.customer_list()
 
+    @extend_schema(responses=s.CustomerDetailOutput)
     def retrieve(self, request, pk: str):
         customer = selectors.customer_get(customer_id=int(pk)) if str(pk).isdigit() else None
         if customer is None:
             raise NotFound(f"No customer with id '{pk}'.")
         return Response(s.CustomerDetailOutput(customer).data)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any path under /api/ that no route claims: the JSON error shape, never Django's HTML 404 page."""
+    message = f"There is no API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        with_slash = request.path + "/"
+        try:
+            match = resolve(with_slash)
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" API paths end with a slash: {with_slash}"
+    return JsonResponse(error_body("not_found", message + " See /api/v1/docs/."), status=404)
