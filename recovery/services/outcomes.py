@@ -51,6 +51,7 @@ MAX_BATCH = 1000
 LEARNING_WINDOW_DAYS = 60
 # Activity more than this far in the future is a clock or data error, not a visit.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_MESSAGE = "This is in the future; give the time the activity happened."
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,50}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MONEY_MAX = Decimal("9999999999.99")
@@ -141,7 +142,7 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     if isinstance(occurred_at, str):
         errors["occurred_at"] = [occurred_at]
     elif occurred_at > now + FUTURE_TOLERANCE:
-        errors["occurred_at"] = ["This is in the future; give the time the activity happened."]
+        errors["occurred_at"] = [FUTURE_MESSAGE]
 
     amount = _parse_amount(raw.get("amount"))
     if isinstance(amount, str):

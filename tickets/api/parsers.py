@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
-from tickets.textcheck import text_problems
+from tickets.textcheck import SURROGATE_MESSAGE, text_problems
 
 # Deeper than any body this API accepts (a rule is 4 levels); far below Python's recursion limit.
 MAX_JSON_DEPTH = 32
@@ -54,7 +54,7 @@ def json_depth(data: Any) -> int:
 
 class ApiJSONParser(JSONParser):
     """JSON with limits: 413 over DATA_UPLOAD_MAX_MEMORY_SIZE, 400 when nested deeper than MAX_JSON_DEPTH, and 400
-    naming each field whose text holds a NUL or a lone surrogate."""
+    naming each field whose text holds a lone surrogate."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = body_limit()
@@ -74,7 +74,10 @@ class ApiJSONParser(JSONParser):
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         if json_depth(data) > MAX_JSON_DEPTH:
             raise exceptions.ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
-        problems = text_problems(data)
+        # A lone surrogate is not Unicode text at all: refused wherever it is. A NUL is text that cannot be
+        # stored, refused by each field that would store it (DRF's CharField, the rule and activity validators),
+        # so an unknown key that is ignored anyway does not fail the request.
+        problems = {path: msgs for path, msgs in text_problems(data).items() if SURROGATE_MESSAGE in " ".join(msgs)}
         if problems:
             raise exceptions.ValidationError(problems)
         return data

@@ -6,10 +6,14 @@ Idempotency-Key) and lets a view that answers one object from a `list` action sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db import DatabaseError
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
+
+from tickets.api.strict import NO_NUL, decimal_pattern
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -64,16 +68,64 @@ def error_codes(method: str, operation: dict[str, Any]) -> list[int]:
     return sorted(codes)
 
 
+def data_or_empty(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Schema parts read from the database; none while it is not there yet (`manage.py spectacular` at build)."""
+    try:
+        return read()
+    except DatabaseError:
+        return {}
+
+
 class ContractAutoSchema(AutoSchema):
+    """Besides the errors: request strings publish what the API really accepts (no NUL; decimals as the digits
+    DecimalField takes), a serializer may give its own request schema (`openapi_request_schema(partial)`) or
+    add keywords to the mapped one (`openapi_request_extra`, e.g. minProperties or anyOf), and `single_object` views answer one object from `list`."""
+
     def _is_list_view(self, serializer=None) -> bool:
         if getattr(self.view, "single_object", False):
             return False
         return super()._is_list_view(serializer)
 
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        own = getattr(serializer, "openapi_request_schema", None)
+        if direction == "request" and own is not None:
+            return own(partial=bool(getattr(serializer, "partial", False)))
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request":
+            extra = getattr(serializer, "openapi_request_extra", {})
+            for key, value in (data_or_empty(extra) if callable(extra) else extra).items():
+                # "properties" are merged one by one: a serializer narrows a field without repeating the others
+                schema[key] = {**schema.get(key, {}), **value} if key == "properties" else value
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        if isinstance(field, serializers.DecimalField):
+            schema["pattern"] = decimal_pattern(field)
+        elif isinstance(field, serializers.RegexField):
+            schema["pattern"] = next(v.regex.pattern for v in field.validators if hasattr(v, "regex"))
+        elif schema.get("type") == "string" and not ({"enum", "format", "pattern"} & schema.keys()):
+            schema["pattern"] = NO_NUL
+        return schema
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        enums = getattr(self.view, "openapi_parameter_enums", None)
+        if enums is not None:
+            # Choices that are data (e.g. the playbook's gesture codes), read when the schema is generated.
+            known = data_or_empty(enums)
+            for parameter in operation.get("parameters", []):
+                values = known.get(parameter["name"]) if parameter.get("in") == "query" else None
+                if values:
+                    parameter["schema"] = {"type": "string", "enum": values}
+        body = operation.get("requestBody")
+        extra = getattr(self.get_request_serializer(), "openapi_request_extra", None)
+        if body is not None and isinstance(extra, dict) and extra.get("minProperties"):
+            body["required"] = True  # an operation that needs some field needs a body
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         responses = operation.setdefault("responses", {})
         for code in error_codes(method, operation):

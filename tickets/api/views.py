@@ -91,7 +91,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(s.ComplaintOutput(self.get_object()).data)
 
     @extend_schema(responses=s.TimelineEventOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, reference: str):
         """Every change to the complaint, newest first."""
         events = selectors.complaint_timeline(complaint=self.get_object())
@@ -100,7 +100,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], responses=s.CommentOutput(many=True))
     @extend_schema(methods=["POST"], request=s.CommentInput, responses={201: s.CommentOutput})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request, reference: str):
         """Internal notes and replies. POST adds one."""
         complaint = self.get_object()
