@@ -200,7 +200,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tickets.permissions.ApiAccess"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["tickets.api.filtering.ApiFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttling.PrincipalRateThrottle"],
@@ -236,6 +236,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CommentKindEnum": "tickets.models.Comment.Kind",
         "TimelineEventKindEnum": "tickets.models.TimelineEvent.Kind",
+        # One name per status set, so generated clients get ComplaintStatusEnum rather than Status148Enum.
+        "ComplaintStatusEnum": "tickets.models.Status",
+        "OfferStatusEnum": "recovery.models.Offer.Status",
+        "EscalationStatusEnum": "recovery.models.Escalation.Status",
+        "ApprovalStatusEnum": "recovery.models.ApprovalRequest.Status",
+        "TierEnum": "tickets.models.Tier",
     },
 }
 

@@ -434,7 +434,7 @@ class ApprovalDecisionInput(StrictInput):
     # Published in the schema: approving as asked needs nothing more; rejecting or naming an amount needs a note.
     openapi_request_extra = {
         "anyOf": [
-            {"properties": {"decision": {"enum": ["approve"]}, "amount": {"enum": [None], "nullable": True}}},
+            {"properties": {"decision": {"type": "string", "enum": ["approve"]}}, "not": {"required": ["amount"]}},
             {"required": ["note"], "properties": {"note": {"type": "string", "pattern": NON_BLANK}}},
         ]
     }
@@ -444,8 +444,7 @@ class ApprovalDecisionInput(StrictInput):
         **MONEY,
         min_value=0,
         required=False,
-        allow_null=True,
-        help_text="Approve a different amount than asked (needs a note).",
+        help_text="Approve a different amount than asked (needs a note); leave it out to approve as asked.",
     )
     note = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="Why; required to reject or to change the amount."

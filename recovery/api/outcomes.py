@@ -23,7 +23,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from recovery.forms_outcomes import MetricsFilterForm
-from recovery.models import CustomerActivity, OutcomeWindow, RecoveryOutcome
+from recovery.models import CustomerActivity, Gesture, OutcomeWindow, RecoveryOutcome
 from recovery.selectors import metrics
 from recovery.selectors import outcomes as selectors
 from recovery.services import outcomes as services
@@ -317,6 +317,11 @@ class RecoveryMetricsViewSet(viewsets.ViewSet):
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None
     min_role = Role.MANAGER
+
+    @staticmethod
+    def openapi_parameter_enums() -> dict[str, list[str]]:
+        """The gesture codes when the schema is read (an unknown code answers 400)."""
+        return {"gesture": sorted(Gesture.objects.values_list("code", flat=True))}
 
     @extend_schema(
         parameters=METRIC_PARAMETERS,

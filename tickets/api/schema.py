@@ -41,7 +41,8 @@ ERROR_DESCRIPTIONS = {
     409: "The object's current state does not allow this.",
     413: "The request body is larger than the limit (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     415: "The body is not JSON: send Content-Type: application/json.",
-    422: "This Idempotency-Key was already used with a different body.",
+    422: "Well-formed, but refused by a rule of the domain (see `fields`), or an Idempotency-Key reused with "
+    "another body.",
     429: "Over the request budget; wait Retry-After seconds.",
     503: "The service is temporarily unavailable; retry after Retry-After seconds.",
 }
@@ -62,9 +63,8 @@ def error_codes(method: str, operation: dict[str, Any]) -> list[int]:
     if method in WRITE_METHODS:
         codes.add(409)
     if has_body:
-        codes |= {413, 415}
-    if any(p.get("in") == "header" and p["name"] == "Idempotency-Key" for p in parameters):
-        codes.add(422)
+        # 422: well-formed, but refused by a rule of the domain (see tickets.errors.Unprocessable)
+        codes |= {413, 415, 422}
     return sorted(codes)
 
 
@@ -123,9 +123,12 @@ class ContractAutoSchema(AutoSchema):
                 if values:
                     parameter["schema"] = {"type": "string", "enum": values}
         body = operation.get("requestBody")
-        extra = getattr(self.get_request_serializer(), "openapi_request_extra", None)
-        if body is not None and isinstance(extra, dict) and extra.get("minProperties"):
-            body["required"] = True  # an operation that needs some field needs a body
+        if body is not None:
+            serializer = self.get_request_serializer()
+            extra = getattr(serializer, "openapi_request_extra", None)
+            own = getattr(serializer, "openapi_request_schema", None) and method != "PATCH"
+            if own or (isinstance(extra, dict) and extra.get("minProperties")):
+                body["required"] = True  # an operation that needs some field needs a body
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         responses = operation.setdefault("responses", {})
         for code in error_codes(method, operation):

@@ -29,24 +29,27 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
     return f"^{sign}{digits}{fraction}$"
 
 
+# A plain decimal; DRF then judges its digits, places and bounds with its own messages.
+PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+
+
 def type_problem(field: serializers.Field, value: Any) -> str | None:
-    """Why `value` (as parsed from JSON) is not of the type `field` declares, or None."""
+    """Why `value` (as parsed from JSON) is not of the type `field` declares, or None. (Lists and nested objects
+    are DRF's own business: it already refuses the wrong type there.)"""
     if value is None or isinstance(field, serializers.JSONField):
         return None  # null is the field's own business (allow_null); JSON fields take any JSON
     if isinstance(field, serializers.BooleanField):
-        return None if isinstance(value, bool) else "Must be true or false."
+        return None if isinstance(value, bool) else "Must be a valid boolean: true or false."
     if isinstance(field, serializers.IntegerField):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be a whole number."
+        return None if isinstance(value, int) and not isinstance(value, bool) else "A valid integer is required."
     if isinstance(field, serializers.DecimalField):
-        if not isinstance(value, str):
-            return 'Must be a decimal number as a string, e.g. "12.50".'
-        return None if re.fullmatch(decimal_pattern(field), value) else 'Must be a decimal number such as "12.50".'
-    if isinstance(field, serializers.ListField | serializers.ListSerializer):
-        return None if isinstance(value, list) else "Must be a list."
-    if isinstance(field, serializers.Serializer):
-        return None if isinstance(value, Mapping) else "Must be an object."
+        if not isinstance(value, str) or not PLAIN_DECIMAL.fullmatch(value):
+            return 'A valid number is required, written as a string such as "12.50".'
+        if value.startswith("-") and field.min_value is not None and Decimal(field.min_value) >= 0:
+            return f"Ensure this value is greater than or equal to {field.min_value}."
+        return None
     if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateTimeField):
-        return None if isinstance(value, str) else "Must be a string."
+        return None if isinstance(value, str) else "Not a valid string."
     return None
 
 

@@ -6,7 +6,6 @@ from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,6 +17,7 @@ from tickets import selectors, services
 from tickets.actors import ActorRef
 from tickets.api import serializers as s
 from tickets.api.errors import error_body
+from tickets.api.filtering import ApiFilterBackend
 from tickets.filters import ComplaintFilter, CustomerFilter
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Complaint
@@ -36,7 +36,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = ApiKey.Scope.COMPLAINTS_WRITE
     serializer_class = s.ComplaintOutput
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [ApiFilterBackend, OrderingFilter]
     filterset_class = ComplaintFilter
     ordering_fields = ["created_at", "updated_at", "severity", "risk_score"]
     ordering = ["-created_at", "-id"]
