@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import DatabaseError
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
@@ -104,8 +105,10 @@ class ContractAutoSchema(AutoSchema):
             return schema
         if isinstance(field, serializers.DecimalField):
             schema["pattern"] = decimal_pattern(field)
-        elif isinstance(field, serializers.RegexField):
-            schema["pattern"] = next(v.regex.pattern for v in field.validators if hasattr(v, "regex"))
+        elif any(isinstance(v, RegexValidator) for v in field.validators):
+            # RegexField, SlugField, ...: the validator's own pattern (\Z, Python's end of text, as JSON Schema's $)
+            regex = next(v.regex for v in field.validators if isinstance(v, RegexValidator))
+            schema["pattern"] = regex.pattern.replace("\\Z", "$")
         elif schema.get("type") == "string" and not ({"enum", "format", "pattern"} & schema.keys()):
             schema["pattern"] = NO_NUL
         return schema
