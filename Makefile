@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT   ?= 8000
 
-.PHONY: setup run test bench lint migrate clean
+.PHONY: setup run test contract bench lint migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -30,6 +30,10 @@ run: migrate
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Schemathesis over the whole API schema against a live server (its own database, server and key; see bin/contract).
+contract: setup
+	$(BIN)/python bin/contract
 
 bench: setup
 	$(BIN)/python -m bench

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tickets.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cxrecovery.urls"
+# Largest request body read (Django's own limit for forms; the API's JSON parser and middleware use it too: 413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 WSGI_APPLICATION = "cxrecovery.wsgi.application"
 ASGI_APPLICATION = "cxrecovery.asgi.application"
 
@@ -236,12 +239,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tickets.permissions.ApiAccess"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["tickets.api.filtering.ApiFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tickets.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["tickets.api.throttling.PrincipalRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"principal": os.environ.get("API_THROTTLE_RATE", "600/minute")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tickets.api.schema.ContractAutoSchema",
+    # JSON only: a form or multipart body answers 415 (and the schema advertises JSON alone).
+    "DEFAULT_PARSER_CLASSES": ["tickets.api.parsers.ApiJSONParser"],
     "EXCEPTION_HANDLER": "tickets.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -270,6 +275,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CommentKindEnum": "tickets.models.Comment.Kind",
         "TimelineEventKindEnum": "tickets.models.TimelineEvent.Kind",
+        # One name per status set, so generated clients get ComplaintStatusEnum rather than Status148Enum.
+        "ComplaintStatusEnum": "tickets.models.Status",
+        "OfferStatusEnum": "recovery.models.Offer.Status",
+        "EscalationStatusEnum": "recovery.models.Escalation.Status",
+        "ApprovalStatusEnum": "recovery.models.ApprovalRequest.Status",
+        "TierEnum": "tickets.models.Tier",
     },
 }
 

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from cxrecovery import views
+from tickets.api.views import api_not_found
 
 api_v1 = [
     path("", include("tickets.api.urls")),
@@ -26,4 +27,6 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("recovery.urls")),
     path("api/v1/", include(api_v1)),
+    # Last: whatever no API route claimed answers the API's JSON 404.
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -24,7 +24,7 @@ class MonthField(forms.CharField):
         if not value:
             return None
         match = MONTH_RE.match(value)
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
+        if not match or not 1 <= int(match.group(2)) <= 12 or not 1900 <= int(match.group(1)) <= 2999:
             raise forms.ValidationError("Write a month as YYYY-MM, for example 2025-03.")
         return date(int(match.group(1)), int(match.group(2)), 1)
 

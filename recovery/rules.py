@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from recovery.grading import CAUSES, GRADES
+from tickets.textcheck import text_problems
 
 TIERS: tuple[str, ...] = ("frontline", "lead", "manager", "executive")  # lowest to highest
 CHANNELS: tuple[str, ...] = ("web", "email", "phone", "chat", "social", "in_person", "api")
@@ -38,6 +39,9 @@ MATCH_ALL = "all"
 MATCH_ANY = "any"
 
 TAG_MAX_LENGTH = 50
+NAME_MAX_LENGTH = 200  # EscalationRule.name
+ORDER_LIMIT = 1_000_000_000  # well inside the 32-bit EscalationRule.order column
+DEADLINE_MAX_HOURS = 87_600  # ten years: any longer is a typo, and would overflow a datetime
 
 # --- fields and operators ------------------------------------------------------------------
 
@@ -221,6 +225,10 @@ def validate_rule(raw: Mapping[str, Any]) -> RuleSpec:
 
     if not isinstance(raw, Mapping):
         raise RuleValidationError({"__all__": ["A rule must be an object with a name, conditions and actions."]})
+    # NUL or a lone surrogate anywhere would be stored as JSON and break every later read of the rules.
+    unstorable = text_problems(dict(raw))
+    if unstorable:
+        raise RuleValidationError(unstorable)
     for key in raw:
         if key not in _RULE_KEYS:
             add(str(key), f"Unknown key '{key}'. Allowed keys: {', '.join(_RULE_KEYS)}.")
@@ -233,9 +241,13 @@ def validate_rule(raw: Mapping[str, Any]) -> RuleSpec:
     if not isinstance(name, str) or not name.strip():
         add("name", "Give the rule a name.")
         name = ""
+    elif len(name) > NAME_MAX_LENGTH:
+        add("name", f"A name can be at most {NAME_MAX_LENGTH} characters long.")
     order = raw.get("order", 0)
     if isinstance(order, bool) or not isinstance(order, int):
         add("order", f"The order must be a whole number, got {order!r}.")
+    elif not -ORDER_LIMIT <= order <= ORDER_LIMIT:
+        add("order", f"The order must be between -{ORDER_LIMIT:,} and {ORDER_LIMIT:,}.")
     match = raw.get("match", MATCH_ALL)
     if match not in (MATCH_ALL, MATCH_ANY):
         add("match", f"Match must be 'all' (every condition) or 'any' (at least one), got {match!r}.")
@@ -388,6 +400,8 @@ def _parse_action_value(kind: str, value: Any) -> Any:
     if kind in ("set_response_deadline", "set_resolution_deadline"):
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError(f"The deadline must be a number of hours greater than 0, got {value!r}.")
+        if value > DEADLINE_MAX_HOURS:
+            raise ValueError(f"The deadline can be at most {DEADLINE_MAX_HOURS:,} hours (ten years).")
         return float(value)
     if kind == "set_priority":
         if value not in PRIORITIES:
@@ -396,7 +410,7 @@ def _parse_action_value(kind: str, value: Any) -> Any:
     # tag
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"Give the tag to add, got {value!r}.")
-    if len(value.strip()) > TAG_MAX_LENGTH:
+    if len(value) > TAG_MAX_LENGTH:
         raise ValueError(f"A tag can be at most {TAG_MAX_LENGTH} characters long.")
     return value.strip()
 
@@ -759,3 +773,102 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "time_based": True,
     },
 ]
+
+
+# --- the JSON Schema of a rule ---------------------------------------------------------------
+
+_NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
+
+
+def _scalar_schema(spec: FieldSpec) -> dict[str, Any]:
+    if spec.kind == CHOICE:
+        return {"type": "string", "enum": list(spec.choices)}
+    if spec.kind == BOOL:
+        return {"type": "boolean"}
+    if spec.kind == INT:
+        return {"type": "integer"}
+    if spec.kind == FLOAT:
+        return {"type": "number"}
+    if spec.kind == DECIMAL:
+        return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}]}
+    return {"type": "string", "pattern": _NON_BLANK}  # TAGS: the tag to look for
+
+
+def _condition_schemas() -> list[dict[str, Any]]:
+    """One branch per (kind of value, operators), fields that share both grouped: few branches keep the schema
+    quick to check and to generate from."""
+    groups: dict[str, tuple[list[str], list[str], dict[str, Any]]] = {}
+    for name, spec in FIELDS.items():
+        scalar = _scalar_schema(spec)
+        shapes = (
+            ([op for op in spec.operators if op not in _LIST_OPS], scalar),
+            ([op for op in spec.operators if op in _LIST_OPS], {"type": "array", "minItems": 1, "items": scalar}),
+        )
+        for operators, value in shapes:
+            if operators:
+                key = repr((operators, value))
+                groups.setdefault(key, ([], operators, value))[0].append(name)
+    return [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["field", "operator", "value"],
+            "properties": {
+                "field": {"type": "string", "enum": names},
+                "operator": {"type": "string", "enum": operators},
+                "value": value,
+            },
+        }
+        for names, operators, value in groups.values()
+    ]
+
+
+def _action_schemas() -> list[dict[str, Any]]:
+    values: dict[str, dict[str, Any] | None] = {
+        "escalate": {"type": "string", "enum": list(TIERS)},
+        "escalate_one_tier": None,
+        "set_response_deadline": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": DEADLINE_MAX_HOURS},
+        "set_resolution_deadline": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": DEADLINE_MAX_HOURS},
+        "notify": {"type": "string", "enum": list(NOTIFY_TARGETS)},
+        "tag": {"type": "string", "pattern": _NON_BLANK, "maxLength": TAG_MAX_LENGTH},
+        "require_approval": {"type": "string", "enum": list(TIERS)},
+        "set_priority": {"type": "string", "enum": list(PRIORITIES)},
+    }
+    out = []
+    for kind in ACTION_TYPES:
+        value = values[kind]
+        properties: dict[str, Any] = {"type": {"type": "string", "enum": [kind]}}
+        if value is None:
+            properties["value"] = {"enum": [None], "nullable": True}
+        else:
+            properties["value"] = value
+        out.append({
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"] if value is None else ["type", "value"],
+            "properties": properties,
+        })
+    return out
+
+
+def rule_json_schema(*, partial: bool = False) -> dict[str, Any]:
+    """What validate_rule accepts, as an OpenAPI 3.0 schema (the API publishes it as the rule's request body).
+    With `partial`, every key is optional (a PATCH, merged into a rule that is already valid)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer", "nullable": True, "description": "Ignored: the rule's id is in the URL."},
+            "name": {"type": "string", "pattern": _NON_BLANK, "maxLength": NAME_MAX_LENGTH},
+            "order": {"type": "integer", "minimum": -ORDER_LIMIT, "maximum": ORDER_LIMIT},
+            "active": {"type": "boolean"},
+            "match": {"type": "string", "enum": [MATCH_ALL, MATCH_ANY]},
+            "conditions": {"type": "array", "minItems": 1, "items": {"anyOf": _condition_schemas()}},
+            "actions": {"type": "array", "minItems": 1, "items": {"anyOf": _action_schemas()}},
+            "stop_processing": {"type": "boolean"},
+            "time_based": {"type": "boolean"},
+        },
+    }
+    if not partial:
+        schema["required"] = ["name", "conditions", "actions"]
+    return schema

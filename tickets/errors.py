@@ -22,3 +22,10 @@ class InvalidTransition(DomainError):
 class InvalidInput(DomainError):
     code = "validation_error"
     status = 400
+
+
+class Unprocessable(InvalidInput):
+    """Well-formed by the API's schema, refused by a rule of the domain the schema cannot state (a time in the
+    future, an id of no active person, an amount above the decider's limit): 422 in the API."""
+
+    status = 422

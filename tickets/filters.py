@@ -2,15 +2,80 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, Grade, Status, Tier, pk_from_reference
 
 # Above this many matching customers the search joins instead of listing their ids: a term that common finds a
 # page of newest complaints quickly by walking the created_at index.
 SEARCH_CUSTOMER_IDS_MAX = 500
+
+# Ids are 64-bit on PostgreSQL and SQLite. A larger number in a filter would overflow the driver (a 500 on SQLite)
+# instead of matching nothing, so such a filter matches nothing without asking the database.
+ID_MAX = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (1.5 or "x" is a field error). Out-of-range values are safe: Django answers an empty or full
+    result for them on integer columns without sending them to the database."""
+
+    field_class = forms.IntegerField
+
+    def get_max_validator(self) -> None:
+        return None  # NumberFilter caps at 1e50; any whole number is fine here
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(IntegerFilter):
+    """An id (of a related row): any whole number, and one no id can have matches nothing."""
+
+    def filter(self, qs: QuerySet, value: int | None) -> QuerySet:
+        if value is not None and not 1 <= value <= ID_MAX:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (or 1/0, any case); anything else is a field error instead of being read as "not given"."""
+
+    def to_python(self, value: str | None) -> bool | None:
+        text = (value or "").strip().lower()
+        if not text:
+            return None
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise forms.ValidationError("Use true or false.")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.Filter):
+    field_class = StrictBooleanField
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time with any offset the format allows (PostgreSQL refuses offsets past ±15:59, so the value
+    is compared in UTC); a time so near year 1 or 9999 that UTC is out of range compares as the edge of time."""
+
+    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
+        if value is None:
+            return qs
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            early = value.year == 1
+            before = self.lookup_expr in {"lt", "lte"}
+            return qs.none() if early == before else qs
+        return super().filter(qs, value)
 
 
 def customer_search_q(value: str, prefix: str = "") -> Q:
@@ -41,18 +106,18 @@ class ComplaintFilter(django_filters.FilterSet):
     grade = django_filters.MultipleChoiceFilter(choices=Grade.choices)
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
     tier = django_filters.MultipleChoiceFilter(choices=Tier.choices)
-    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label="Severity from")
-    severity_max = django_filters.NumberFilter(field_name="severity", lookup_expr="lte", label="Severity to")
+    severity_min = IntegerFilter(field_name="severity", lookup_expr="gte", label="Severity from")
+    severity_max = IntegerFilter(field_name="severity", lookup_expr="lte", label="Severity to")
     assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee (user id, 'me' or 'none')")
-    escalated = django_filters.BooleanFilter(method="filter_escalated", label="Escalated above frontline")
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label="Past a deadline")
-    is_open = django_filters.BooleanFilter(method="filter_open", label="Open (not resolved or closed)")
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    escalated = StrictBooleanFilter(method="filter_escalated", label="Escalated above frontline")
+    overdue = StrictBooleanFilter(method="filter_overdue", label="Past a deadline")
+    is_open = StrictBooleanFilter(method="filter_open", label="Open (not resolved or closed)")
+    customer = IdFilter(field_name="customer_id", label="Customer id")
     # A helpdesk finds its ticket's complaint: ?source=<connection name>&external_id=<ticket id>.
     source = django_filters.CharFilter(field_name="source", label="Source (helpdesk connection name)")
     external_id = django_filters.CharFilter(field_name="external_id", label="Id in the source system")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")
 
     class Meta:
@@ -67,7 +132,8 @@ class ComplaintFilter(django_filters.FilterSet):
         if value in {"none", "unassigned"}:
             return queryset.filter(assignee__isnull=True)
         if value.isdigit():
-            return queryset.filter(assignee_id=int(value))
+            user_id = int(value)
+            return queryset.filter(assignee_id=user_id) if 1 <= user_id <= ID_MAX else queryset.none()
         return queryset.none()
 
     def filter_escalated(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from notifications.services import notice_send, outbound_email_queue
 from tickets import signals, webhook_payloads
 from tickets.actors import ActorRef
-from tickets.errors import DomainError, InvalidInput, InvalidTransition
+from tickets.errors import DomainError, InvalidInput, InvalidTransition, Unprocessable
 from tickets.events import event_write
 from tickets.models import (
     STATUS_TRANSITIONS,
@@ -402,7 +402,7 @@ def complaint_transition(*, complaint: Complaint, to_status: str, actor: ActorRe
 def complaint_assign(*, complaint: Complaint, assignee: Any | None, actor: ActorRef) -> Complaint:
     """Assign to a staff member with a role (or unassign with None) and notify the new assignee."""
     if assignee is not None and (not assignee.is_active or user_role(assignee) is None):
-        raise InvalidInput(
+        raise Unprocessable(
             f"{assignee.get_username()} has no support role and cannot be assigned complaints.",
             fields={"assignee": ["Choose someone with the agent, lead, manager or executive role."]},
         )
@@ -630,5 +630,5 @@ def staff_user_get(*, user_id: int) -> Any:
     """The active staff member with this id, or InvalidInput."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise InvalidInput(f"No active user with id {user_id}.", fields={"assignee": ["Unknown user."]})
+        raise Unprocessable(f"No active user with id {user_id}.", fields={"assignee": ["Unknown user."]})
     return user

@@ -13,11 +13,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from recovery.models import Escalation, EscalationRule
-from recovery.rules import TIERS, RuleValidationError, validate_rule
+from recovery.rules import TIERS, RuleValidationError, rule_json_schema, validate_rule
 from recovery.selectors import escalation as selectors
 from recovery.services import escalation as services
 from tickets.actors import ActorRef
 from tickets.api.serializers import UserRefOutput
+from tickets.api.strict import NON_BLANK, StrictInput
+from tickets.filters import StrictBooleanFilter
 from tickets.models import ApiKey, Role, Tier
 from tickets.selectors import complaint_get
 
@@ -36,7 +38,12 @@ class ActionShape(serializers.Serializer):
 
 
 class EscalationRuleInput(serializers.Serializer):
-    """Only the shape is checked here; recovery.rules.validate_rule checks the meaning (400 with per-path errors)."""
+    """Documentation only: recovery.rules.validate_rule checks the rule (400 with per-path errors), and the
+    schema publishes exactly what it accepts (recovery.rules.rule_json_schema)."""
+
+    @staticmethod
+    def openapi_request_schema(partial: bool) -> dict[str, Any]:
+        return rule_json_schema(partial=partial)
 
     name = serializers.CharField(required=False)
     order = serializers.JSONField(required=False)
@@ -79,6 +86,10 @@ def _raw_body(request) -> dict[str, Any]:
     """The request body as sent, so validate_rule sees the caller's own types (1 is not "1")."""
     if not isinstance(request.data, dict):
         raise serializers.ValidationError({"non_field_errors": ["Send a JSON object describing the rule."]})
+    rule_id = request.data.get("id")
+    if rule_id is not None and (isinstance(rule_id, bool) or not isinstance(rule_id, int)):
+        # Ignored (the id is in the URL or assigned), but a wrong type is still a wrong request.
+        raise serializers.ValidationError({"id": [f"The id must be a whole number, got {rule_id!r}."]})
     return dict(request.data)
 
 
@@ -121,7 +132,7 @@ class EscalationFilter(django_filters.FilterSet):
     tier = django_filters.MultipleChoiceFilter(choices=[(t, Tier(t).label) for t in TIERS[1:]])
     status = django_filters.MultipleChoiceFilter(choices=Escalation.Status.choices)
     complaint = django_filters.CharFilter(method="filter_complaint", label="Complaint reference")
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label="Waiting past the acknowledgement deadline")
+    overdue = StrictBooleanFilter(method="filter_overdue", label="Waiting past the acknowledgement deadline")
 
     class Meta:
         model = Escalation
@@ -159,8 +170,15 @@ class EscalationOutput(serializers.ModelSerializer):
         return {"id": escalation.rule_id, "name": escalation.rule.name} if escalation.rule_id else None
 
 
-class EscalationActionInput(serializers.Serializer):
+class EscalationActionInput(StrictInput):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class EscalationDeescalateInput(StrictInput):
+    note = serializers.RegexField(
+        NON_BLANK, max_length=2000, help_text="Why it does not need this tier (required).",
+        error_messages={"invalid": "Write a short note for the timeline."},
+    )
 
 
 class EscalationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -176,8 +194,8 @@ class EscalationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         return selectors.escalation_list()
 
-    def _act(self, request, pk: str, service) -> Response:
-        body = EscalationActionInput(data=request.data)
+    def _act(self, request, pk: str, service, shape: type[StrictInput] = EscalationActionInput) -> Response:
+        body = shape(data=request.data)
         body.is_valid(raise_exception=True)
         if not str(pk).isdigit():
             raise NotFound(f"No escalation with id '{pk}'.")
@@ -196,11 +214,11 @@ class EscalationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         """Acknowledge and assign the complaint to the person (needs a person, or a key acting for one)."""
         return self._act(request, pk, services.escalation_take_over)
 
-    @extend_schema(request=EscalationActionInput, responses=EscalationOutput)
+    @extend_schema(request=EscalationDeescalateInput, responses=EscalationOutput)
     @action(detail=True, methods=["post"])
     def deescalate(self, request, pk=None):
         """Take the complaint back to the tier it came from; `note` (why) is required."""
-        return self._act(request, pk, services.escalation_deescalate)
+        return self._act(request, pk, services.escalation_deescalate, EscalationDeescalateInput)
 
 
 # --- a complaint's assessment ------------------------------------------------------------------
@@ -226,6 +244,8 @@ AssessmentOutput = inline_serializer(
 class ComplaintAssessmentViewSet(viewsets.ViewSet):
     """GET /api/v1/complaints/{reference}/assessment/: the latest grade, its reasons, and the trace of every
     rule (which matched, on which conditions, what they did). Keys need `complaints:read`."""
+
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
 
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None

@@ -4,6 +4,7 @@ one service, shape the output. Complaint-scoped routes (`complaints/{reference}/
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from recovery.selectors import offers as selectors
 from recovery.services import offers as services
 from tickets.actors import ActorRef
 from tickets.api.serializers import UserRefOutput
+from tickets.api.strict import NON_BLANK, StrictInput
 from tickets.api.views import IDEMPOTENCY_HEADER
 from tickets.errors import InvalidInput
 from tickets.idempotency import idempotent
@@ -106,6 +108,8 @@ class ComplaintSuggestionViewSet(viewsets.ViewSet):
     """GET /api/v1/complaints/{reference}/suggestions/: the top 3 playbook gestures for the complaint, each with its
     score (0–100), cost, reasons written for the agent, and who must approve it at that cost. Keys need
     `complaints:read`. What is shown is logged (once per complaint per hour) so the learning can judge it."""
+
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
 
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None
@@ -194,7 +198,13 @@ class OfferOutput(serializers.ModelSerializer):
         return [name for status_, name in actions.items() if status_ in services.OFFER_TRANSITIONS[offer.status]]
 
 
-class OfferCreateInput(serializers.Serializer):
+class OfferCreateInput(StrictInput):
+    @staticmethod
+    def openapi_request_extra() -> dict[str, Any]:
+        """The active gesture codes of the playbook when the schema is read (others answer 400)."""
+        codes = sorted(Gesture.objects.filter(active=True).values_list("code", flat=True))
+        return {"properties": {"gesture": {"type": "string", "enum": codes}}} if codes else {}
+
     gesture = serializers.SlugField(max_length=60, help_text="The gesture's code, as in the suggestions.")
     cost = serializers.DecimalField(
         **MONEY,
@@ -206,18 +216,18 @@ class OfferCreateInput(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class OfferFulfilInput(serializers.Serializer):
+class OfferFulfilInput(StrictInput):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     resolve_complaint = serializers.BooleanField(
         required=False, default=False, help_text="Also resolve the complaint, which closes the recovery."
     )
 
 
-class OfferDeclineInput(serializers.Serializer):
+class OfferDeclineInput(StrictInput):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class OfferWithdrawInput(serializers.Serializer):
+class OfferWithdrawInput(StrictInput):
     note = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="Why, e.g. the customer's situation changed."
     )
@@ -420,14 +430,21 @@ class ApprovalFilter(django_filters.FilterSet):
         fields = ["status", "tier"]
 
 
-class ApprovalDecisionInput(serializers.Serializer):
+class ApprovalDecisionInput(StrictInput):
+    # Published in the schema: approving as asked needs nothing more; rejecting or naming an amount needs a note.
+    openapi_request_extra = {
+        "anyOf": [
+            {"properties": {"decision": {"type": "string", "enum": ["approve"]}}, "not": {"required": ["amount"]}},
+            {"required": ["note"], "properties": {"note": {"type": "string", "pattern": NON_BLANK}}},
+        ]
+    }
+
     decision = serializers.ChoiceField(choices=["approve", "reject"])
     amount = serializers.DecimalField(
         **MONEY,
         min_value=0,
         required=False,
-        allow_null=True,
-        help_text="Approve a different amount than asked (needs a note).",
+        help_text="Approve a different amount than asked (needs a note); leave it out to approve as asked.",
     )
     note = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="Why; required to reject or to change the amount."
@@ -475,10 +492,16 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 # --- spend ----------------------------------------------------------------------------------------
 
 
+# YYYY-MM from 1900-01 to 2999-12 (a month the spend report can add one to).
+MONTH_PATTERN = r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"
+
+
 def _parse_month(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
+        if not re.fullmatch(MONTH_PATTERN, value):
+            raise ValueError(value)
         parsed = datetime.strptime(value, "%Y-%m")
     except ValueError:
         raise InvalidInput("Give the month as YYYY-MM, e.g. 2025-03.", fields={"month": ["Use YYYY-MM."]})
@@ -490,14 +513,22 @@ class SpendViewSet(viewsets.ViewSet):
     fulfilled and declined, and the cost committed, fulfilled and waiting; for one month (default: this one)
     the cost by approving tier, by cause and by gesture. Managers and executives; keys need `metrics:read`."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None
     min_role = Role.MANAGER
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("months", int, description="How many months back (1–36, default 12)."),
-            OpenApiParameter("month", str, description="The month to break down, YYYY-MM (default: this month)."),
+            OpenApiParameter(
+                "months", {"type": "integer", "minimum": 1, "maximum": 36},
+                description="How many months back (1–36, default 12).",
+            ),
+            OpenApiParameter(
+                "month", {"type": "string", "pattern": MONTH_PATTERN},
+                description="The month to break down, YYYY-MM (default: this month).",
+            ),
         ],
         responses=inline_serializer(
             "Spend",
@@ -514,6 +545,8 @@ class SpendViewSet(viewsets.ViewSet):
             months = 0
         if not 1 <= months <= 36:
             raise InvalidInput("months must be a whole number from 1 to 36.", fields={"months": ["1–36."]})
+        if request.query_params.get("month", None) == "":
+            raise InvalidInput("Give the month as YYYY-MM or leave it out.", fields={"month": ["Use YYYY-MM."]})
         month = _parse_month(request.query_params.get("month")) or timezone.now()
         rows = selectors.spend_by_month(months=months)
         breakdown = selectors.spend_breakdown(month=month)

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     inline_serializer,
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from recovery.forms_outcomes import MetricsFilterForm
-from recovery.models import CustomerActivity, OutcomeWindow, RecoveryOutcome
+from recovery.models import CustomerActivity, Gesture, OutcomeWindow, RecoveryOutcome
 from recovery.selectors import metrics
 from recovery.selectors import outcomes as selectors
 from recovery.services import outcomes as services
 from tickets.api.errors import error_body
+from tickets.api.schema import ErrorDetailSerializer
+from tickets.api.strict import NON_BLANK
 from tickets.errors import DomainError
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Cause, Grade, Role, Tier
@@ -42,37 +43,105 @@ class OutcomeNotStarted(DomainError):
 # --- Activity -------------------------------------------------------------------------------------
 
 
-class ActivityCustomerInput(serializers.Serializer):
-    external_id = serializers.CharField(required=False, help_text="The customer's id in `source` (or in customer.source).")
-    email = serializers.EmailField(required=False)
-    source = serializers.CharField(required=False, help_text="Where external_id comes from; defaults to the activity's source.")
+SOURCE_PATTERN = r"^\s*[A-Za-z0-9_.:-]{1,50}\s*$"
+ACTIVITY_CUSTOMER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Whose activity: their id in `source` (or in customer.source), and/or their email.",
+    "properties": {
+        "external_id": {"type": "string", "nullable": True, "maxLength": 200},
+        "email": {"type": "string", "nullable": True, "format": "email"},
+        "source": {"type": "string", "nullable": True, "pattern": r"^\s*([A-Za-z0-9_.:-]{1,50})?\s*$"},
+    },
+    "anyOf": [
+        {"required": ["external_id"], "properties": {"external_id": {"type": "string", "pattern": NON_BLANK}}},
+        {"required": ["email"], "properties": {"email": {"type": "string", "format": "email"}}},
+    ],
+}
+ACTIVITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["source", "external_id", "kind", "occurred_at", "customer"],
+    "properties": {
+        "source": {"type": "string", "pattern": SOURCE_PATTERN,
+                   "description": "The reporting system, e.g. 'shopify'. With external_id it must be unique."},
+        "external_id": {"type": "string", "pattern": NON_BLANK, "maxLength": 200,
+                        "description": "The activity's id in that system; a replay of it adds nothing."},
+        "kind": {"type": "string", "enum": list(CustomerActivity.Kind.values)},
+        "occurred_at": {"type": "string", "format": "date-time",
+                        "description": "ISO 8601; without an offset it is read in the site's time zone. A time in "
+                        "the future answers 422."},
+        "amount": {"nullable": True, "description": "≥ 0, at most 2 decimals; a string, or a whole number.",
+                   "anyOf": [{"type": "string", "pattern": r"^\s*(\d{1,10}(\.\d{1,2})?)?\s*$"},
+                             {"type": "integer", "minimum": 0, "maximum": 9_999_999_999}]},
+        "currency": {"type": "string", "nullable": True, "pattern": r"^\s*([A-Za-z]{3})?\s*$",
+                     "description": "ISO 4217, default DEFAULT_CURRENCY."},
+        "customer": ACTIVITY_CUSTOMER_SCHEMA,
+    },
+}
+ACTIVITY_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array", "minItems": 1, "maxItems": services.MAX_BATCH,
+            # Each item is judged on its own (the activity shape above): a bad one is rejected by index, the
+            # others are kept (207), so at the level of the request any object is a well-formed item.
+            "items": {"type": "object"},
+        }
+    },
+}
 
 
-class ActivityInput(serializers.Serializer):
-    """Documentation only: items are validated by recovery.services.outcomes.activity_input_parse."""
+class Activity(serializers.Serializer):
+    """Documentation only: the request is checked by ActivityViewSet and recovery.services.outcomes."""
 
-    source = serializers.CharField(help_text="The reporting system, e.g. 'shopify'. With external_id it must be unique.")
-    external_id = serializers.CharField(help_text="The activity's id in that system; a replay of it adds nothing.")
-    kind = serializers.ChoiceField(choices=CustomerActivity.Kind.choices)
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601; without an offset it is read in the site's time zone.")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0)
-    currency = serializers.CharField(required=False, help_text="ISO 4217, default DEFAULT_CURRENCY.")
-    customer = ActivityCustomerInput()
+    @staticmethod
+    def openapi_request_schema(partial: bool) -> dict[str, Any]:
+        return {"anyOf": [ACTIVITY_SCHEMA, ACTIVITY_BATCH_SCHEMA]}
 
 
-ActivityBatchInput = inline_serializer("ActivityBatchInput", {"events": ActivityInput(many=True)})
+def activity_type_errors(item: dict[str, Any]) -> dict[str, list[str]]:
+    """JSON types the schema rules out but the lenient intake (shared with CSV rows) would read anyway."""
+    errors: dict[str, list[str]] = {}
+    for name in ("source", "external_id", "kind", "occurred_at", "currency"):
+        value = item.get(name)
+        if value is not None and not isinstance(value, str) or (value is None and name in item and name != "currency"):
+            errors[name] = ["Must be a string."]
+    amount = item.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, str | int)):
+        errors["amount"] = ['Give the amount as a string such as "45.90", or a whole number.']
+    customer = item.get("customer")
+    if "customer" in item and not isinstance(customer, dict):
+        errors["customer"] = ["Send the customer as an object with external_id and/or email."]
+    elif isinstance(customer, dict):
+        for name in ("external_id", "email", "source"):
+            value = customer.get(name)
+            if value is not None and not isinstance(value, str):
+                errors[f"customer.{name}"] = ["Must be a string."]
+    return errors
+
+
+class ActivityRejection(serializers.Serializer):
+    index = serializers.IntegerField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
 IntakeOutput = inline_serializer(
     "ActivityIntakeOutput",
     {
         "accepted": serializers.IntegerField(help_text="New activities stored."),
         "duplicates": serializers.IntegerField(help_text="Already known (source, external_id); nothing added."),
-        "rejected": serializers.ListField(
-            child=inline_serializer(
-                "ActivityRejection",
-                {"index": serializers.IntegerField(), "errors": serializers.DictField(child=serializers.ListField())},
-            )
-        ),
+        "rejected": ActivityRejection(many=True),
         "message": serializers.CharField(),
+    },
+)
+
+ActivityRejectedOutput = inline_serializer(
+    "ActivityRejectedOutput",
+    {
+        "error": ErrorDetailSerializer(),
+        "accepted": serializers.IntegerField(required=False),
+        "duplicates": serializers.IntegerField(required=False),
+        "rejected": ActivityRejection(many=True, required=False),
     },
 )
 
@@ -83,13 +152,11 @@ class ActivityViewSet(viewsets.ViewSet):
     read_scope = None
     write_scope = ApiKey.Scope.ACTIVITY_WRITE
     min_role = Role.MANAGER
-    parser_classes = [JSONParser]  # nested customers and batches only make sense as JSON
 
     @extend_schema(
-        request=PolymorphicProxySerializer(
-            component_name="ActivityRequest", serializers=[ActivityInput, ActivityBatchInput], resource_type_field_name=None
-        ),
-        responses={200: IntakeOutput, 201: IntakeOutput, 207: IntakeOutput, 400: IntakeOutput},
+        request=Activity,
+        responses={200: IntakeOutput, 201: IntakeOutput, 207: IntakeOutput, 400: ActivityRejectedOutput,
+                   422: ActivityRejectedOutput},
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -101,7 +168,9 @@ class ActivityViewSet(viewsets.ViewSet):
         description=(
             "Send one activity object, or {\"events\": [...]} with up to 1,000. Good items are kept even when "
             "others are rejected: 201 when something new was stored, 200 when everything was already known, "
-            "207 when some items were rejected (each by index with its errors), 400 when none could be accepted."
+            "207 when some items were rejected (each by index with its errors). Nothing stored: 400 for one "
+            "activity that breaks the schema or a batch that is not a list of objects, 422 for one activity in "
+            "the future and for a batch whose every item was rejected."
         ),
     )
     def create(self, request):
@@ -122,8 +191,14 @@ class ActivityViewSet(viewsets.ViewSet):
                     "Split the batch: nothing was stored.",
                     {"events": [f"At most {services.MAX_BATCH} items."]},
                 )
+            not_objects = {f"events[{i}]": ["Expected an object."] for i, item in enumerate(items) if not isinstance(item, dict)}
+            if not_objects:
+                return _bad_request("Each item of 'events' must be an activity object; nothing was stored.", not_objects)
         elif isinstance(body, dict):
             items, single = [body], True
+            wrong_types = activity_type_errors(body)
+            if wrong_types:
+                return _bad_request("The activity was rejected; nothing was stored.", wrong_types)
         else:
             return _bad_request("Send a JSON object: one activity, or {\"events\": [...]}.")
 
@@ -142,7 +217,11 @@ class ActivityViewSet(viewsets.ViewSet):
             )
             noun = "The activity was" if single else f"All {len(items)} activities were"
             body = error_body("validation_error", f"{noun} rejected; nothing was stored.", fields)
-            return Response({**body, **summary}, status=status.HTTP_400_BAD_REQUEST)
+            # 422: one activity whose only fault is a time in the future (the schema cannot say "not after now"),
+            # and a batch none of whose items could be kept; 400: one activity that breaks the schema.
+            only_future = single and fields == {"occurred_at": [services.FUTURE_MESSAGE]}
+            code = 422 if only_future or not single else status.HTTP_400_BAD_REQUEST
+            return Response({**body, **summary}, status=code)
         if result.rejected:
             summary["message"] = (
                 f"{len(result.rejected)} of {len(items)} activities were rejected (see 'rejected'); "
@@ -207,6 +286,8 @@ class OutcomeOutput(serializers.ModelSerializer):
 class ComplaintOutcomeViewSet(viewsets.ViewSet):
     """Whether the customer came back after this complaint: the outcome and its watch windows."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = None
     min_role = Role.AGENT
@@ -226,23 +307,34 @@ class ComplaintOutcomeViewSet(viewsets.ViewSet):
 
 # --- Metrics --------------------------------------------------------------------------------------
 
+MONTH_SCHEMA = {"type": "string", "pattern": r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"}
 METRIC_PARAMETERS = [
-    OpenApiParameter("window", int, description="Window in days for the breakdowns (one of OUTCOME_WINDOWS_DAYS)."),
+    OpenApiParameter(
+        "window", int, enum=list(settings.OUTCOME_WINDOWS_DAYS),
+        description="Window in days for the breakdowns (one of OUTCOME_WINDOWS_DAYS).",
+    ),
     OpenApiParameter("cause", str, enum=Cause.values),
     OpenApiParameter("grade", str, enum=Grade.values),
     OpenApiParameter("tier", str, enum=Tier.values),
     OpenApiParameter("gesture", str, description="Gesture code; narrows the recovered group only."),
-    OpenApiParameter("month_from", str, description="First month, YYYY-MM (by the outcome's anchor)."),
-    OpenApiParameter("month_to", str, description="Last month, YYYY-MM, inclusive."),
+    OpenApiParameter("month_from", MONTH_SCHEMA, description="First month, YYYY-MM (by the outcome's anchor)."),
+    OpenApiParameter("month_to", MONTH_SCHEMA, description="Last month, YYYY-MM, inclusive."),
 ]
 
 
 class RecoveryMetricsViewSet(viewsets.ViewSet):
     """Return rates of recovered and unrecovered complainers and of customers who never complained."""
 
+    single_object = True  # `list` here answers one object (see tickets.api.schema)
+
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None
     min_role = Role.MANAGER
+
+    @staticmethod
+    def openapi_parameter_enums() -> dict[str, list[str]]:
+        """The gesture codes when the schema is read (an unknown code answers 400)."""
+        return {"gesture": sorted(Gesture.objects.values_list("code", flat=True))}
 
     @extend_schema(
         parameters=METRIC_PARAMETERS,
@@ -253,6 +345,10 @@ class RecoveryMetricsViewSet(viewsets.ViewSet):
         ),
     )
     def list(self, request):
+        empty = {name: ["Give a value or leave the parameter out."] for name, value in request.query_params.items()
+                 if not value.strip()}
+        if empty:
+            return _bad_request("Some filters are empty: " + ", ".join(empty) + ".", empty)
         form = MetricsFilterForm(request.query_params)
         if not form.is_valid():
             fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}

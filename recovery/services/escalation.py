@@ -40,6 +40,7 @@ from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule,
 from recovery.rules import (
     CLOSED_STATUSES,
     NOTIFY_ASSIGNEE,
+    ORDER_LIMIT,
     TIERS,
     ComplaintFacts,
     Decision,
@@ -828,7 +829,7 @@ def rule_create(*, data: Mapping[str, Any], actor: ActorRef) -> EscalationRule:
     raw = {k: v for k, v in data.items() if k != "id"}
     if "order" not in raw:
         last = EscalationRule.objects.aggregate(m=Max("order"))["m"]
-        raw["order"] = (last or 0) + 10
+        raw["order"] = min((last or 0) + 10, ORDER_LIMIT)
     spec = _rule_spec(raw)
     rule = EscalationRule.objects.create(**_spec_fields(spec), updated_by=_user(actor))
     _rules_changed()

@@ -33,7 +33,7 @@ from recovery.models import OFFER_TRANSITIONS, ApprovalLimit, ApprovalRequest, G
 from recovery.playbook import TIERS, GestureSpec
 from recovery.selectors import offers as selectors
 from tickets.actors import ActorRef, display_name
-from tickets.errors import DomainError, InvalidInput, InvalidTransition
+from tickets.errors import DomainError, InvalidInput, InvalidTransition, Unprocessable
 from tickets.events import event_write
 from tickets.models import OPEN_STATUSES, Complaint, Status, Tier, TimelineEvent
 from tickets.permissions import user_tier
@@ -409,7 +409,7 @@ def offer_create(
     spec: GestureSpec = view.specs.get(gesture.code) or selectors.gesture_spec(gesture)
     if cost is None:
         if spec.scales_with_loss and complaint.monetary_loss <= 0:
-            raise InvalidInput(
+            raise Unprocessable(
                 f"“{gesture.title}” is sized as a share of the customer's loss and {complaint.reference} records no "
                 "loss. Give the cost.",
                 fields={"cost": ["Give the cost."]},
@@ -700,7 +700,7 @@ def approval_decide(
         changed = amount != offer.cost
         limit = selectors.approval_limits().get(tier)
         if changed and limit is not None and amount > limit:
-            raise InvalidInput(
+            raise Unprocessable(
                 f"You may approve up to {money(limit, offer.currency)}. Approve a lower amount or leave it as asked.",
                 fields={"amount": [f"Above your {money(limit, offer.currency)} limit."]},
             )

@@ -40,6 +40,7 @@ from tickets import services as ticket_services
 from tickets.actors import ActorRef
 from tickets.events import event_write, jsonable
 from tickets.models import Complaint, Customer, Status, TimelineEvent
+from tickets.textcheck import text_problems
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ MAX_BATCH = 1000
 LEARNING_WINDOW_DAYS = 60
 # Activity more than this far in the future is a clock or data error, not a visit.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_MESSAGE = "This is in the future; give the time the activity happened."
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,50}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MONEY_MAX = Decimal("9999999999.99")
@@ -114,6 +116,10 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     """
     if not isinstance(raw, Mapping):
         raise ActivityInvalid({"non_field_errors": ["Each event must be a JSON object."]})
+    # NUL or a lone surrogate cannot be stored (PostgreSQL refuses NUL; neither encodes as UTF-8).
+    unstorable = text_problems(dict(raw))
+    if unstorable:
+        raise ActivityInvalid(unstorable)
     errors: dict[str, list[str]] = {}
     now = now or timezone.now()
 
@@ -137,7 +143,7 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     if isinstance(occurred_at, str):
         errors["occurred_at"] = [occurred_at]
     elif occurred_at > now + FUTURE_TOLERANCE:
-        errors["occurred_at"] = ["This is in the future; give the time the activity happened."]
+        errors["occurred_at"] = [FUTURE_MESSAGE]
 
     amount = _parse_amount(raw.get("amount"))
     if isinstance(amount, str):

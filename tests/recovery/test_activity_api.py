@@ -133,10 +133,11 @@ def test_post_single_bad_event_is_400_with_field_errors(commerce):
     assert body["rejected"][0]["index"] == 0
 
 
-def test_post_batch_with_every_item_bad_is_400_naming_each(commerce):
+def test_post_batch_with_every_item_bad_is_422_naming_each(commerce):
     response = commerce.post(URL, {"events": [event(1, kind="x"), event(2, source="")]}, format="json")
 
-    assert response.status_code == 400
+    # a list of objects is a well-formed batch; that none could be kept is the items' fault (docs/api.md)
+    assert response.status_code == 422
     assert set(response.json()["error"]["fields"]) == {"events[0].kind", "events[1].source"}
 
 

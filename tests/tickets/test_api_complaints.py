@@ -106,7 +106,6 @@ def test_complaint_create_repeated_external_id_with_changes_updates_once(key_cli
         (payload(subject="x" * 201), "subject", "no more than 200"),
         (payload(description="x" * 20_001), "description", "no more than 20000"),
         (payload(customer={"email": "not-an-email"}), "customer.email", "valid email"),
-        (payload(customer={"name": "Nobody"}), "customer.non_field_errors", "email"),
         (payload(customer="priya@example.com"), "customer.non_field_errors", "dictionary"),
         (payload(customer={"email": "a@b.co", "social_reach": 10**12}), "customer.social_reach", "less than"),
         (payload(customer={"email": "a@b.co", "lifetime_value": "-5"}), "customer.lifetime_value", "greater than"),
@@ -114,7 +113,6 @@ def test_complaint_create_repeated_external_id_with_changes_updates_once(key_cli
         (payload(monetary_loss="12345678901234"), "monetary_loss", "digits"),
         (payload(threatens_public="perhaps"), "threatens_public", "valid boolean"),
         (payload(occurred_at="yesterday"), "occurred_at", "Datetime has wrong format"),
-        (payload(occurred_at="2999-01-01T00:00:00Z"), "occurred_at", "future"),
         (payload(source="zen desk!"), "source", "letters, digits"),
         (payload(subject="nul\x00byte"), "subject", "Null characters"),
         (payload(currency="pounds"), "currency", "three-letter"),
@@ -291,7 +289,7 @@ def test_complaint_patch_assigns_and_updates_details(agent_client, complaint, ot
 def test_complaint_patch_refuses_assignee_without_role(agent_client, complaint, outsider):
     response = agent_client.patch(f"{URL}{complaint.reference}/", {"assignee": outsider.pk}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 422  # well-formed; refused by the domain (docs/api.md)
     assert "assignee" in response.json()["error"]["fields"]
 
 

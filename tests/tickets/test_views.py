@@ -720,7 +720,7 @@ def test_assign_to_me_then_someone_then_nobody(agent_web, agent, lead, complaint
 def test_assign_to_someone_without_a_role_is_refused_with_a_message(agent_web, outsider, complaint):
     response = agent_web.post(detail_url(complaint, "assign"), {"assignee": str(outsider.pk)}, **HTMX)
 
-    assert response.status_code == 400 and "has no support role" in html(response)
+    assert response.status_code == 422 and "has no support role" in html(response)
     complaint.refresh_from_db()
     assert complaint.assignee is None
 

@@ -13,6 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from tickets.api.parsers import RequestTooLarge
 from tickets.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ CODES = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "rate_limited",
+    RequestTooLarge: "request_too_large",
 }
 
 
@@ -51,6 +53,9 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message}
+    if code == "validation_error" and not fields:
+        # A validation error always names what to fix; without a field it is the request as a whole.
+        fields = {"non_field_errors": [message]}
     if fields:
         body["fields"] = fields
     return {"error": body}

@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.utils import timezone
 from rest_framework import serializers
 
+from tickets.api.strict import StrictInput
+from tickets.errors import Unprocessable
 from tickets.models import (
     MAX_SOCIAL_REACH,
     Cause,
@@ -24,7 +26,9 @@ SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
 
 
-class CustomerInputSerializer(serializers.Serializer):
+class CustomerInputSerializer(StrictInput):
+    """The customer: give an email or an external_id (at least one, not blank; 422 otherwise)."""
+
     email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
     external_id = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -33,8 +37,13 @@ class CustomerInputSerializer(serializers.Serializer):
     social_reach = serializers.IntegerField(min_value=0, max_value=MAX_SOCIAL_REACH, required=False, allow_null=True)
 
     def validate(self, attrs):
+        # Well-formed but nobody to attach it to: 422. (As an anyOf in the schema this rule would cost generated
+        # clients the customer's other fields, so it is stated in the description instead.)
         if not attrs.get("email") and not attrs.get("external_id"):
-            raise serializers.ValidationError("Give the customer's email or their id in your system (external_id).")
+            raise Unprocessable(
+                "Tell us who complained: give the customer's email or their id in your system (external_id).",
+                fields={"customer": ["Give the customer's email or their id in your system (external_id)."]},
+            )
         return attrs
 
     def to_input(self, data: dict) -> CustomerInput:
@@ -48,7 +57,9 @@ class CustomerInputSerializer(serializers.Serializer):
         )
 
 
-class ComplaintCreateInput(serializers.Serializer):
+class ComplaintCreateInput(StrictInput):
+    openapi_request_extra = {"properties": {"source": {"type": "string", "maxLength": 50, "pattern": r"^[A-Za-z0-9_.:-]*$"}}}
+
     customer = CustomerInputSerializer()
     cause = serializers.ChoiceField(choices=Cause.choices)
     subject = serializers.CharField(max_length=200)
@@ -68,10 +79,15 @@ class ComplaintCreateInput(serializers.Serializer):
             raise serializers.ValidationError("Use letters, digits and . _ : - only, for example 'zendesk'.")
         return value.lower()
 
-    def validate_occurred_at(self, value):
-        if value and value > timezone.now() + timezone.timedelta(hours=1):
-            raise serializers.ValidationError("This is in the future; give the time the problem happened.")
-        return value
+    def validate(self, attrs):
+        # After the fields are well-formed (400 otherwise): a time in the future is refused by the domain (422).
+        occurred_at = attrs.get("occurred_at")
+        if occurred_at and occurred_at > timezone.now() + timezone.timedelta(hours=1):
+            raise Unprocessable(
+                "occurred_at is in the future; give the time the problem happened.",
+                fields={"occurred_at": ["This is in the future; give the time the problem happened."]},
+            )
+        return attrs
 
     def to_input(self) -> ComplaintInput:
         data = dict(self.validated_data)
@@ -82,7 +98,9 @@ class ComplaintCreateInput(serializers.Serializer):
         return ComplaintInput(customer=customer, fields=data, source=source, external_id=external_id)
 
 
-class ComplaintUpdateInput(serializers.Serializer):
+class ComplaintUpdateInput(StrictInput):
+    openapi_request_extra = {"minProperties": 1}  # an empty PATCH changes nothing and is refused
+
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     status_note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     assignee = serializers.IntegerField(min_value=1, required=False, allow_null=True)
@@ -173,7 +191,7 @@ class TimelineEventOutput(serializers.ModelSerializer):
         return {"type": event.actor_type, "label": event.actor_label, "user_id": event.actor_user_id}
 
 
-class CommentInput(serializers.Serializer):
+class CommentInput(StrictInput):
     kind = serializers.ChoiceField(choices=Comment.Kind.choices, default=Comment.Kind.NOTE)
     body = serializers.CharField(max_length=20_000)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError, transaction
-from django_filters.rest_framework import DjangoFilterBackend
+from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -16,6 +18,8 @@ from rest_framework.response import Response
 from tickets import selectors, services
 from tickets.actors import ActorRef
 from tickets.api import serializers as s
+from tickets.api.errors import error_body
+from tickets.api.filtering import ApiFilterBackend
 from tickets.filters import ComplaintFilter, CustomerFilter
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Complaint
@@ -36,7 +40,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     read_scope = ApiKey.Scope.COMPLAINTS_READ
     write_scope = ApiKey.Scope.COMPLAINTS_WRITE
     serializer_class = s.ComplaintOutput
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [ApiFilterBackend, OrderingFilter]
     filterset_class = ComplaintFilter
     ordering_fields = ["created_at", "updated_at", "severity", "risk_score"]
     ordering = ["-created_at", "-id"]
@@ -90,15 +94,16 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(s.ComplaintOutput(self.get_object()).data)
 
     @extend_schema(responses=s.TimelineEventOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, reference: str):
         """Every change to the complaint, newest first."""
         events = selectors.complaint_timeline(complaint=self.get_object())
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.TimelineEventOutput(page, many=True).data)
 
-    @extend_schema(request=s.CommentInput, responses={201: s.CommentOutput})
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=s.CommentOutput(many=True))
+    @extend_schema(methods=["POST"], request=s.CommentInput, responses={201: s.CommentOutput})
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request, reference: str):
         """Internal notes and replies. POST adds one."""
         complaint = self.get_object()
@@ -137,8 +142,24 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.customer_list()
 
+    @extend_schema(responses=s.CustomerDetailOutput)
     def retrieve(self, request, pk: str):
         customer = selectors.customer_get(customer_id=int(pk)) if str(pk).isdigit() else None
         if customer is None:
             raise NotFound(f"No customer with id '{pk}'.")
         return Response(s.CustomerDetailOutput(customer).data)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any path under /api/ that no route claims: the JSON error shape, never Django's HTML 404 page."""
+    message = f"There is no API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        with_slash = request.path + "/"
+        try:
+            match = resolve(with_slash)
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" API paths end with a slash: {with_slash}"
+    return JsonResponse(error_body("not_found", message + " See /api/v1/docs/."), status=404)
