@@ -1,18 +1,22 @@
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 
+# The schema states the scheme; the full check (a real host name or address) is the service's, answered 422.
+HTTP_URL = RegexValidator(r"^https?://\S+$", "Give a full http:// or https:// URL, e.g. https://example.com/hooks/cx.")
+
 
 class WebhookEndpointCreateInput(serializers.Serializer):
-    url = serializers.CharField(max_length=1000)
+    url = serializers.CharField(max_length=1000, validators=[HTTP_URL])
     events = serializers.ListField(child=serializers.CharField(max_length=60), required=False, allow_empty=True)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class WebhookEndpointUpdateInput(serializers.Serializer):
-    url = serializers.CharField(max_length=1000, required=False)
+    url = serializers.CharField(max_length=1000, required=False, validators=[HTTP_URL])
     events = serializers.ListField(child=serializers.CharField(max_length=60), required=False, allow_empty=True)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)

@@ -45,10 +45,11 @@ def test_webhook_create_without_events_subscribes_to_everything(admin_client):
     assert WebhookEndpoint.objects.get().wants("outcome.settled")
 
 
-def test_webhook_create_with_unknown_events_answers_400_naming_them(admin_client):
+def test_webhook_create_with_unknown_events_answers_422_naming_them(admin_client):
     response = admin_client.post(URL, {"url": "https://example.com/h", "events": ["complaint.logged", "complaint.exploded", "nope"]}, format="json")
 
-    assert response.status_code == 400
+    # Well-formed by the schema, refused by the catalogue: 422 like every other domain refusal.
+    assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert "complaint.exploded, nope" in error["fields"]["events"][0]
@@ -89,12 +90,20 @@ def test_webhook_patch_changes_events_and_switches_off(admin_client):
     assert response.json()["events"] == ["offer.fulfilled"] and response.json()["active"] is False
 
 
-def test_webhook_patch_with_unknown_event_answers_400(admin_client):
+def test_webhook_patch_with_unknown_event_answers_422(admin_client):
     pk = admin_client.post(URL, {"url": "https://example.com/h"}, format="json").json()["id"]
 
     response = admin_client.patch(f"{URL}{pk}/", {"events": ["offer.stolen"]}, format="json")
 
-    assert response.status_code == 400 and "offer.stolen" in str(response.json())
+    assert response.status_code == 422 and "offer.stolen" in str(response.json())
+
+
+def test_webhook_create_with_a_url_of_no_real_host_answers_422(admin_client):
+    # Matches the schema's pattern (an http:// URL), refused by the full URL check.
+    response = admin_client.post(URL, {"url": "http://0"}, format="json")
+
+    assert response.status_code == 422
+    assert "url" in response.json()["error"]["fields"]
 
 
 def test_webhook_delete_removes_it(admin_client):
