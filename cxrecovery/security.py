@@ -1,0 +1,55 @@
+"""Sign-in protection glue for django-axes: whose address a sign-in came from, and what a locked-out person sees.
+
+Settings and the reasoning live in docs/operations.md ("Sign-in lockout"); the values come from the environment
+(docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address failed sign-ins are counted against.
+
+    Behind a proxy every request comes from the proxy's address, so one person's typos would lock out everyone.
+    With LOGIN_CLIENT_IP_HEADER set (e.g. X-Forwarded-For) the address is read from that header instead: each
+    trusted proxy appends the address it saw, so the client is the LOGIN_TRUSTED_PROXIES-th entry from the right.
+    Entries further left are whatever the client sent and are never trusted.
+    """
+    header = settings.LOGIN_CLIENT_IP_META
+    if header:
+        hops = [hop.strip() for hop in request.META.get(header, "").split(",") if hop.strip()]
+        if hops:
+            return hops[-min(settings.LOGIN_TRUSTED_PROXIES, len(hops))]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _minutes(delta: timedelta | None) -> int:
+    return max(1, round(delta.total_seconds() / 60)) if delta else 0
+
+
+def lockout_message() -> str:
+    minutes = _minutes(settings.AXES_COOLOFF_TIME)
+    return (
+        f"Too many failed sign-ins for this username from your network, so signing in is paused for {minutes} "
+        f"minute{'s' if minutes != 1 else ''}. Wait that long without trying (each try starts the wait again), "
+        "then sign in with the right password — or ask an administrator to unlock it now."
+    )
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None, credentials=None) -> HttpResponse:
+    """The sign-in page again, with the form and a message saying how long to wait and who can help (429)."""
+    username = ""
+    if credentials:
+        username = credentials.get(settings.AXES_USERNAME_FORM_FIELD, "") or ""
+    elif request.method == "POST":
+        username = request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username})
+    context = {"form": form, "lockout_message": lockout_message(), "next": request.POST.get("next", "")}
+    return render(request, "registration/login.html", context, status=429)
