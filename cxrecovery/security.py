@@ -1,4 +1,5 @@
-"""Sign-in protection glue for django-axes: whose address a sign-in came from, and what a locked-out person sees.
+"""Security glue: for django-axes, whose address a sign-in came from and what a locked-out person sees; for
+django-csp, the looser style policy of the third-party pages (browsable API, API docs).
 
 Settings and the reasoning live in docs/operations.md ("Sign-in lockout"); the values come from the environment
 (docs/configuration.md).
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from csp.constants import UNSAFE_INLINE
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from rest_framework import renderers
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -53,3 +56,19 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     form = AuthenticationForm(request, initial={"username": username})
     context = {"form": form, "lockout_message": lockout_message(), "next": request.POST.get("next", "")}
     return render(request, "registration/login.html", context, status=429)
+
+
+# Third-party pages that set styles inline (DRF's browsable API: Bootstrap markup with style="" and Pygments'
+# <style>; Swagger UI and ReDoc: React style props and styled-components) may use inline styles. Their scripts
+# still come only from our own static files, which is what the policy is for.
+THIRD_PARTY_PAGE_POLICY = {"style-src": [UNSAFE_INLINE]}
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, with the looser style policy on its HTML pages only (JSON answers carry no styles)."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_update = THIRD_PARTY_PAGE_POLICY
+        return super().render(data, accepted_media_type, renderer_context)

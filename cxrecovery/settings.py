@@ -293,7 +293,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tickets.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "cxrecovery.security.BrowsableAPIRenderer",  # DRF's, with its own style policy (CSP)
     ],
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

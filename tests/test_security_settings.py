@@ -86,18 +86,33 @@ def test_every_page_carries_the_content_security_policy(client, agent):
 
 
 @pytest.mark.django_db
-def test_the_api_docs_pages_relax_only_inline_styles(client, agent):
+def test_swagger_ui_runs_under_the_strict_policy_and_redoc_relaxes_only_styles(client, agent):
     client.force_login(agent)
 
-    for url in ["/api/v1/docs/", "/api/v1/redoc/"]:
-        response = client.get(url)
-        policy = response["Content-Security-Policy"]
-        assert response.status_code == 200
-        assert "script-src 'self';" in policy + ";"
-        assert "style-src 'self' 'unsafe-inline'" in policy
-        assert "<script>" not in response.content.decode()  # the settings come from ?script, not inline
+    swagger = client.get("/api/v1/docs/")
+    assert swagger.status_code == 200
+    assert "unsafe" not in swagger["Content-Security-Policy"]
+    assert "<script>" not in swagger.content.decode()  # the settings come from ?script, not inline
     script = client.get("/api/v1/docs/?script=")
     assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
+
+    redoc = client.get("/api/v1/redoc/")
+    assert redoc.status_code == 200
+    assert "script-src 'self';" in redoc["Content-Security-Policy"] + ";"
+    assert "style-src 'self' 'unsafe-inline'" in redoc["Content-Security-Policy"]
+    assert "<script>" not in redoc.content.decode() and "fonts.googleapis.com" not in redoc.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_browsable_api_relaxes_only_styles_and_json_stays_strict(client, agent):
+    client.force_login(agent)
+
+    page = client.get("/api/v1/complaints/", HTTP_ACCEPT="text/html")
+    json = client.get("/api/v1/complaints/", HTTP_ACCEPT="application/json")
+
+    assert "style-src 'self' 'unsafe-inline'" in page["Content-Security-Policy"]
+    assert "script-src 'self';" in page["Content-Security-Policy"] + ";"
+    assert "unsafe" not in json["Content-Security-Policy"]
 
 
 # What a strict policy blocks: inline <script> with code (a src= or type="application/json" one is fine),
