@@ -7,6 +7,7 @@ Settings and the reasoning live in docs/operations.md ("Sign-in lockout"); the v
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 from csp.constants import UNSAFE_INLINE
@@ -17,7 +18,7 @@ from django.shortcuts import render
 from rest_framework import renderers
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The address failed sign-ins are counted against.
 
     Behind a proxy every request comes from the proxy's address, so one person's typos would lock out everyone.
@@ -29,8 +30,13 @@ def client_ip(request: HttpRequest) -> str:
     if header:
         hops = [hop.strip() for hop in request.META.get(header, "").split(",") if hop.strip()]
         if hops:
-            return hops[-min(settings.LOGIN_TRUSTED_PROXIES, len(hops))]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+            candidate = hops[-min(settings.LOGIN_TRUSTED_PROXIES, len(hops))]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass  # not an address (a misconfigured proxy): count against the connection's address instead
+    # None when there is no address at all (the test client's force_login): the attempt logs allow an empty one.
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def _minutes(delta: timedelta | None) -> int:

@@ -117,3 +117,19 @@ def test_without_the_header_setting_the_forwarded_header_is_ignored(settings, ag
     fail(Client(), agent.username, 3, HTTP_X_FORWARDED_FOR="203.0.113.7")
 
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+
+
+def test_a_forwarded_value_that_is_not_an_address_counts_against_the_connection(settings, agent):
+    # Stored as an address column (inet on PostgreSQL): garbage from a header must never reach it.
+    settings.LOGIN_CLIENT_IP_META = "HTTP_X_FORWARDED_FOR"
+    response = sign_in(Client(), agent.username, "wrong", HTTP_X_FORWARDED_FOR="'; drop table --", REMOTE_ADDR="10.0.0.5")
+
+    assert response.status_code == 200
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.5"}
+
+
+def test_force_login_of_the_test_client_still_works(client, agent):
+    # The suite signs people in with force_login (no request address); the sign-in log must accept that.
+    client.force_login(agent)
+
+    assert client.get("/complaints/").status_code == 200
