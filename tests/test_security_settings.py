@@ -37,7 +37,7 @@ def run_deploy_check(**env: str) -> subprocess.CompletedProcess:
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=300,
     )
 
 
