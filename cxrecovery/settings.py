@@ -227,8 +227,8 @@ LOGIN_CLIENT_IP_META = header_meta_key("LOGIN_CLIENT_IP_HEADER", os.environ.get(
 LOGIN_TRUSTED_PROXIES = env_int("LOGIN_TRUSTED_PROXIES", 1, minimum=1)
 
 # Content-Security-Policy (django-csp; docs/operations.md, "Content-Security-Policy"). Every page's scripts and
-# styles come from our own static files: no inline <script>, <style>, style="" or on*="" anywhere. The API's
-# Swagger UI and ReDoc pages get their own, looser policy in cxrecovery/urls.py.
+# styles come from our own static files: no inline <script>, <style>, style="" or on*="" anywhere. DRF's browsable
+# API and the ReDoc page may also use inline styles (cxrecovery/security.py, cxrecovery/urls.py); Swagger UI is strict.
 _csp = {
     "DIRECTIVES": {
         "default-src": [SELF],
