@@ -7,9 +7,11 @@ Every variable is documented in docs/configuration.md and .env.example.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from cxrecovery.sweeps import beat_schedule
@@ -26,6 +28,30 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, e.g. {default}; got {value!r}.")
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be {minimum} or more; got {number}.")
+    return number
+
+
+def header_meta_key(name: str, value: str) -> str:
+    """An HTTP header as written by people (X-Forwarded-For) → its request.META key (HTTP_X_FORWARDED_FOR)."""
+    value = value.strip()
+    if not value:
+        return ""
+    if not all(ch.isalnum() or ch in "-_" for ch in value):
+        raise ImproperlyConfigured(f"{name} must be a header name such as X-Forwarded-For; got {value!r}.")
+    key = value.upper().replace("-", "_")
+    return key if key.startswith("HTTP_") or key == "REMOTE_ADDR" else f"HTTP_{key}"
 
 
 DEV_SECRET_KEY = "dev-insecure-cxrecovery-key-do-not-use-in-production"
@@ -59,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "csp",
     "notifications",
     "tickets",
     "recovery",
@@ -74,8 +102,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cxrecovery.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cxrecovery.urls"
@@ -166,14 +197,70 @@ STORAGES = {
     },
 }
 
-# Production hardening: only when DEBUG is off, so the embedded default stays plain http.
+# HTTPS in production (docs/operations.md, "HTTPS and security headers"): only when DEBUG is off, so the embedded
+# default stays plain http. The defaults suit a site served only over HTTPS behind a proxy that sets
+# X-Forwarded-Proto; HSTS starts at one hour so a mistake is cheap to undo.
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    _proxy_ssl = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto: https").strip()
+    if _proxy_ssl.lower() not in {"", "none", "off"}:
+        _name, _sep, _value = _proxy_ssl.partition(":")
+        if not _sep or not _value.strip():
+            raise ImproperlyConfigured(
+                "SECURE_PROXY_SSL_HEADER must look like 'X-Forwarded-Proto: https' (or 'none' without a proxy)."
+            )
+        SECURE_PROXY_SSL_HEADER = (header_meta_key("SECURE_PROXY_SSL_HEADER", _name), _value.strip())
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Sign-in lockout (django-axes; docs/operations.md, "Sign-in lockout"). After LOGIN_FAILURE_LIMIT failed sign-ins
+# for one username from one address, that pair is refused, even with the right password, until
+# LOGIN_COOLOFF_MINUTES pass without a try. The browser form and the admin's both go through it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "cxrecovery.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "cxrecovery.security.client_ip"
+# Behind a proxy: the header carrying the client's address, and how many proxies of ours append to it.
+LOGIN_CLIENT_IP_META = header_meta_key("LOGIN_CLIENT_IP_HEADER", os.environ.get("LOGIN_CLIENT_IP_HEADER", ""))
+LOGIN_TRUSTED_PROXIES = env_int("LOGIN_TRUSTED_PROXIES", 1, minimum=1)
+
+# Content-Security-Policy (django-csp; docs/operations.md, "Content-Security-Policy"). Every page's scripts and
+# styles come from our own static files: no inline <script>, <style>, style="" or on*="" anywhere. DRF's browsable
+# API and the ReDoc page may also use inline styles (cxrecovery/security.py, cxrecovery/urls.py); Swagger UI is strict.
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+if os.environ.get("CSP_REPORT_URI", "").strip():
+    _csp["DIRECTIVES"]["report-uri"] = [os.environ["CSP_REPORT_URI"].strip()]
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+    CONTENT_SECURITY_POLICY = None
+else:
+    CONTENT_SECURITY_POLICY = _csp
 
 # Email: console by default; any Django backend via EMAIL_BACKEND, SMTP via EMAIL_HOST & co.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -250,7 +337,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tickets.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "cxrecovery.security.BrowsableAPIRenderer",  # DRF's, with its own style policy (CSP)
     ],
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -38,11 +38,21 @@ def role_at_least(user: Any, role: str) -> bool:
     return mine is not None and TIER_ORDER.index(mine) >= TIER_ORDER.index(ROLE_TIER[role])
 
 
-class ApiAccess(BasePermission):
-    """People need a support role; integration keys need the view's scope for the method.
+PERSON_NEEDED = (
+    "This needs a person, and this API key acts for a tool, not a person. Use a key created for a person "
+    "(manage.py createapikey --user <username>) or sign in."
+)
 
-    Views set `read_scope` and `write_scope` (ApiKey.Scope values) and optionally `min_role`
-    (the lowest role a person needs) and `write_min_role`.
+
+class ApiAccess(BasePermission):
+    """Every caller needs the view's scope or role; a key acting for a person needs both.
+
+    Views set `read_scope` and `write_scope` (ApiKey.Scope values), optionally `min_role` (the lowest role a
+    person needs) and `write_min_role`, and `write_needs_person` when a write is a person's decision (a tool's
+    key, bound to no user, is then refused).
+
+    A key bound to a user never does more than that user could in the browser: the scope limits the key, the
+    user's role limits the person, and both must allow the request.
     """
 
     message = "You do not have permission to do this."
@@ -54,13 +64,18 @@ class ApiAccess(BasePermission):
             if scope is None or not request.auth.has_scope(scope):
                 self.message = f"This API key lacks the '{scope}' scope needed here." if scope else self.message
                 return False
-            return True
+            if request.auth.user_id is None:
+                if not safe and getattr(view, "write_needs_person", False):
+                    self.message = PERSON_NEEDED
+                    return False
+                return True
         user = request.user
         if not user or not user.is_authenticated:
             return False
         min_role = getattr(view, "min_role" if safe else "write_min_role", None) or getattr(view, "min_role", Role.AGENT)
         if not role_at_least(user, min_role):
-            self.message = f"This needs the {Role(min_role).label.lower()} role or higher."
+            whose = "The person this API key acts for needs" if isinstance(request.auth, ApiKey) else "This needs"
+            self.message = f"{whose} the {Role(min_role).label.lower()} role or higher."
             return False
         return True
 

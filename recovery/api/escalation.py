@@ -211,7 +211,7 @@ class EscalationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=EscalationActionInput, responses=EscalationOutput)
     @action(detail=True, methods=["post"], url_path="take-over")
     def take_over(self, request, pk=None):
-        """Acknowledge and assign the complaint to the person (needs a person, or a key acting for one)."""
+        """Acknowledge and assign the complaint to the person (signed in, or behind the key)."""
         return self._act(request, pk, services.escalation_take_over)
 
     @extend_schema(request=EscalationDeescalateInput, responses=EscalationOutput)

@@ -459,6 +459,7 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     read_scope = ApiKey.Scope.OFFERS
     write_scope = ApiKey.Scope.OFFERS
     min_role = Role.LEAD
+    write_needs_person = True
     serializer_class = ApprovalOutput
     filterset_class = ApprovalFilter
 

@@ -56,7 +56,7 @@ from tickets.actors import ActorRef, display_name
 from tickets.errors import DomainError, InvalidInput
 from tickets.events import event_write
 from tickets.models import Complaint, Customer, Role, Status, Tier, TimelineEvent
-from tickets.permissions import user_tier
+from tickets.permissions import PERSON_NEEDED, user_tier
 
 logger = logging.getLogger(__name__)
 
@@ -621,14 +621,17 @@ class EscalationNotFound(DomainError):
 
 
 def escalation_can_handle(*, actor: ActorRef, escalation: Escalation) -> bool:
-    """People handle escalations at their tier or below; a tool's key with the escalations scope may too."""
-    if actor.api_key is not None and actor.user is None:
-        return True
+    """People handle escalations at their tier or below, signed in or through a key that acts for them. A tool's
+    key (bound to no person) may read escalations but never act on them: handling one is a person's word."""
+    if actor.user is None:
+        return False
     mine = user_tier(actor.user)
     return mine is not None and mine != Tier.FRONTLINE and TIERS.index(mine) >= TIERS.index(escalation.tier)
 
 
 def _check_can_handle(actor: ActorRef, escalation: Escalation) -> None:
+    if actor.user is None or not getattr(actor.user, "pk", None):
+        raise EscalationNotYours(PERSON_NEEDED)
     if not escalation_can_handle(actor=actor, escalation=escalation):
         raise EscalationNotYours(
             f"This escalation is for the {_tier_word(escalation.tier)} tier or above; "
@@ -676,8 +679,6 @@ def escalation_acknowledge(*, escalation_id: int, actor: ActorRef, note: str = "
 @transaction.atomic
 def escalation_take_over(*, escalation_id: int, actor: ActorRef, note: str = "") -> Escalation:
     """Acknowledge (if still waiting) and assign the complaint to me."""
-    if actor.user is None or not getattr(actor.user, "pk", None):
-        raise InvalidInput("Taking over assigns the complaint to a person; use a key that acts for a person.")
     escalation = _locked_escalation(escalation_id)
     _check_can_handle(actor, escalation)
     if escalation.status not in (Escalation.Status.OPEN, Escalation.Status.ACKNOWLEDGED):

@@ -10,7 +10,6 @@ from recovery.models import EscalationRule
 from recovery.rules import DEFAULT_RULES
 from recovery.services import escalation as services
 from tests.factories import ComplaintFactory
-from tickets.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
@@ -211,21 +210,36 @@ def test_acknowledge_permission_matrix_on_an_executive_escalation(request, who, 
     assert escalation.status == ("acknowledged" if expected == 200 else "open")
 
 
-def test_a_helpdesk_key_with_the_escalations_scope_may_acknowledge(make_key_client):
+@pytest.mark.parametrize("action", ["acknowledge", "take-over", "deescalate"])
+def test_a_tool_key_with_the_escalations_scope_may_read_but_not_act(make_key_client, action):
+    # docs/api.md: acting on an escalation needs a person; a tool's key reads them only.
+    complaint, escalation = escalated()
+    tool = make_key_client(["escalations"])
+
+    assert tool.get(f"/api/v1/escalations/{escalation.pk}/").status_code == 200
+    response = tool.post(f"/api/v1/escalations/{escalation.pk}/{action}/", {"note": "Handled in Zendesk"}, format="json")
+
+    assert response.status_code == 403
+    assert "acts for a tool, not a person" in response.json()["error"]["message"]
+    escalation.refresh_from_db()
+    assert escalation.status == "open"
+    assert not complaint.events.filter(kind__in=["acknowledged", "deescalated"]).exists()
+
+
+def test_a_key_acting_for_a_person_acknowledges_as_that_person(make_key_client, executive):
     complaint, escalation = escalated()
 
-    assert make_key_client(["complaints:read"]).post(f"/api/v1/escalations/{escalation.pk}/acknowledge/").status_code == 403
-    response = make_key_client(["escalations"]).post(f"/api/v1/escalations/{escalation.pk}/acknowledge/")
+    response = make_key_client(["escalations"], user=executive).post(f"/api/v1/escalations/{escalation.pk}/acknowledge/")
 
     assert response.status_code == 200
     event = complaint.events.get(kind="acknowledged")
-    assert event.actor_type == "integration" and event.actor_key.scopes == [ApiKey.Scope.ESCALATIONS]
+    assert event.actor_type == "integration" and event.actor_user == executive
 
 
 def test_take_over_needs_a_person(make_key_client, request, executive):
     complaint, escalation = escalated()
 
-    assert make_key_client(["escalations"]).post(f"/api/v1/escalations/{escalation.pk}/take-over/").status_code == 400
+    assert make_key_client(["escalations"]).post(f"/api/v1/escalations/{escalation.pk}/take-over/").status_code == 403
     response = client_for(request, "executive").post(f"/api/v1/escalations/{escalation.pk}/take-over/")
 
     assert response.status_code == 200 and response.json()["status"] == "taken_over"

@@ -32,4 +32,21 @@
     var flash = button.closest(".flash");
     if (flash) flash.remove();
   });
+
+  // A select marked data-autosubmit sends its form when changed (instead of an inline onchange handler, which the
+  // Content-Security-Policy forbids).
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (!field.matches || !field.matches("[data-autosubmit]") || !field.form) return;
+    if (typeof field.form.requestSubmit === "function") field.form.requestSubmit();
+    else field.form.submit();
+  });
+
+  // The queue's filter form refreshes on any change except in the search box, which has its own debounced
+  // trigger. (An htmx trigger filter like change[...] would need eval, which the Content-Security-Policy forbids.)
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (!form || !form.matches("[hx-trigger*='filters-changed']") || event.target.id === "id_q") return;
+    if (window.htmx) window.htmx.trigger(form, "filters-changed");
+  });
 })();
