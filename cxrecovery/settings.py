@@ -239,7 +239,7 @@ LOGIN_TRUSTED_PROXIES = env_int("LOGIN_TRUSTED_PROXIES", 1, minimum=1)
 
 # Content-Security-Policy (django-csp; docs/operations.md, "Content-Security-Policy"). Every page's scripts and
 # styles come from our own static files: no inline <script>, <style>, style="" or on*="" anywhere. DRF's browsable
-# API and the ReDoc page may also use inline styles (cxrecovery/security.py, cxrecovery/urls.py); Swagger UI is strict.
+# API may also use inline styles (cxrecovery/security.py, cxrecovery/urls.py); Swagger UI is strict.
 _csp = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -434,7 +434,9 @@ class ApprovalDecisionInput(StrictInput):
     # Published in the schema: approving as asked needs nothing more; rejecting or naming an amount needs a note.
     openapi_request_extra = {
         "anyOf": [
-            {"properties": {"decision": {"type": "string", "enum": ["approve"]}}, "not": {"required": ["amount"]}},
+            # A pattern, not an enum: drf-spectacular's enum hook would swap a one-value enum for the field's
+            # whole enum component (approve or reject), and the schema would let a rejection go without a note.
+            {"properties": {"decision": {"type": "string", "pattern": "^approve$"}}, "not": {"required": ["amount"]}},
             {"required": ["note"], "properties": {"note": {"type": "string", "pattern": NON_BLANK}}},
         ]
     }

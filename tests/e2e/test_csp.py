@@ -35,13 +35,14 @@ MANAGER_PAGES = [
     "/playbook/new/",
     "/spend/",
     "/dashboard/",
+    "/integrations/",  # helpdesk connections
+    "/webhooks/",  # outbound webhook endpoints
     "/api/v1/complaints/",  # DRF's browsable API
 ]
 EXECUTIVE_PAGES = ["/approvals/", "/escalations/", "/dashboard/", "/does-not-exist/"]
 
 
-# ReDoc's sidebar shows Redocly's logo from their CDN; the policy refuses it, as it should (no CDN). Nothing else may
-# be refused (test_redoc_renders_under_its_policy).
+# Nothing may be refused; the pattern is kept for a third-party page whose CDN request the policy must refuse.
 EXPECTED = re.compile(r"https://cdn\.redoc\.ly/")
 
 
@@ -175,20 +176,3 @@ def test_every_main_page_runs_without_a_csp_violation(desktop_page):
     assert violations.documents >= 25
     assert not page.watch.problems
 
-
-def test_redoc_renders_under_its_policy(desktop_page, senior):
-    from playwright.sync_api import expect
-
-    page = desktop_page
-    violations = Violations(page)
-    sign_in(page, senior.username)
-
-    page.goto("/api/v1/redoc/")
-    expect(page.locator("h1").filter(has_text="CX Recovery API")).to_be_visible()
-    expect(page.get_by_text("/api/v1/complaints/").first).to_be_attached()
-    page.wait_for_load_state("networkidle")
-    violations.collect()
-
-    assert violations.found == [], "\n".join(violations.found)
-    # The only thing leaving the app is the refused logo (and ReDoc's own worker, a blob: URL of this page).
-    assert all("cdn.redoc.ly" in problem or "blob:" in problem for problem in page.watch.problems), page.watch.problems

@@ -140,3 +140,4 @@ class ContractAutoSchema(AutoSchema):
                 {"content": {"application/json": {"schema": error}}, "description": ERROR_DESCRIPTIONS[code]},
             )
         return operation
+
