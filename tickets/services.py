@@ -315,8 +315,20 @@ class ReplyUndeliverable(DomainError):
 
 
 def reply_channel(complaint: Complaint) -> str | None:
-    """How a reply to the customer travels: "email", or None when nothing reaches them."""
+    """How a reply to the customer travels: "helpdesk" (a public comment on the ticket it came from, when that
+    helpdesk's connection has API credentials), "email", or None when nothing reaches them."""
+    from tickets.helpdesks.writeback import reply_channel_for
+
+    if reply_channel_for(complaint) is not None:
+        return "helpdesk"
     return "email" if complaint.customer.email else None
+
+
+def _reply_destination(complaint: Complaint, channel: str) -> str:
+    """Where the reply goes, in words for the timeline."""
+    if channel == "helpdesk":
+        return f"{complaint.source} ticket #{complaint.external_id}"
+    return complaint.customer.email or "the customer"
 
 
 def reply_undeliverable_reason(complaint: Complaint) -> str:
@@ -368,7 +380,11 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) 
         delivery_channel=channel or "",
         delivery_state=Comment.DeliveryState.PENDING if channel else "",
     )
-    if channel == "email":
+    if channel == "helpdesk":
+        from tickets.helpdesks.writeback import reply_channel_for, reply_queue
+
+        reply_queue(connection=reply_channel_for(complaint), complaint=complaint, comment=comment)
+    elif channel == "email":
         outbound_email_queue(
             ref=f"comment:{comment.pk}",
             to=complaint.customer.email,
@@ -381,13 +397,22 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) 
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
         actor=actor,
-        message=(f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"),
+        message=(
+            f"Replied to the customer (posting it as a public comment on {_reply_destination(complaint, channel)})"
+            if channel == "helpdesk"
+            else f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"
+        ),
         data={"comment_id": comment.pk, "kind": kind, "channel": channel},
     )
     return comment
 
 
 EMAIL_ACTOR = ActorRef.system("Email")
+HELPDESK_ACTOR = ActorRef.system("Helpdesk")
+
+
+def _delivery_actor(comment: Comment) -> ActorRef:
+    return HELPDESK_ACTOR if comment.delivery_channel == "helpdesk" else EMAIL_ACTOR
 
 
 @transaction.atomic
@@ -411,15 +436,15 @@ def reply_delivered(*, comment_id: int, sent_at: Any) -> Comment | None:
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
-        actor=EMAIL_ACTOR,
-        message=f"Reply sent to {complaint.customer.email}",
+        actor=_delivery_actor(comment),
+        message=f"Reply sent to {_reply_destination(complaint, comment.delivery_channel)}",
         data={"comment_id": comment.pk, "kind": comment.kind, "delivery": "sent", "channel": comment.delivery_channel},
     )
     webhook_payloads.publish(
         "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=comment.delivery_channel, sent_at=sent_at)
     )
     if changed:
-        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=EMAIL_ACTOR)
+        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=_delivery_actor(comment))
     return comment
 
 
@@ -437,8 +462,8 @@ def reply_delivery_failed(*, comment_id: int, error: str, final: bool, retry_at:
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
-        actor=EMAIL_ACTOR,
-        message=f"Reply could not be sent to {complaint.customer.email}: {error} ({then})",
+        actor=_delivery_actor(comment),
+        message=f"Reply could not be sent to {_reply_destination(complaint, comment.delivery_channel)}: {error} ({then})",
         data={"comment_id": comment.pk, "kind": comment.kind, "delivery": state, "error": error},
     )
     return comment
@@ -451,7 +476,15 @@ def reply_send_again(*, comment: Comment, actor: ActorRef) -> Comment:
 
     if comment.kind != Comment.Kind.REPLY or comment.delivery_state != Comment.DeliveryState.FAILED:
         raise DomainError("Only a reply that could not be sent can be sent again.")
-    outbound_email_retry(ref=f"comment:{comment.pk}")
+    if comment.delivery_channel == "helpdesk":
+        from notifications.services import delivery_resend
+        from tickets.helpdesks.models import HelpdeskWriteback
+
+        link = HelpdeskWriteback.objects.select_related("delivery").filter(comment=comment).first()
+        if link is not None:
+            delivery_resend(delivery=link.delivery)
+    else:
+        outbound_email_retry(ref=f"comment:{comment.pk}")
     Comment.objects.filter(pk=comment.pk).update(delivery_state=Comment.DeliveryState.PENDING)
     event_write(
         complaint=comment.complaint,
