@@ -521,3 +521,53 @@ def test_command_refuses_incomplete_api_credentials_and_creates_nothing(db):
         call_command("helpdesk_connect", "zendesk", "zd-bad", "--api-url", "https://acme.zendesk.com", "--api-token", "t", stdout=io.StringIO())
 
     assert not HelpdeskConnection.objects.filter(name="zd-bad").exists()
+
+
+# --- the connection's page ------------------------------------------------------------------------------------
+
+
+def test_page_saves_api_settings_without_showing_the_token(fake, senior, client):
+    connection = helpers.connect("freshdesk")
+    client.force_login(senior)
+
+    response = client.post(
+        f"/integrations/{connection.public_id}/api/",
+        {"api_url": "https://acme.freshdesk.com", "api_user": "", "api_token": "fd-page-key"},
+    )
+
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.writes_back and secrets.secret_decrypt(connection.api_token_encrypted) == "fd-page-key"
+    page = client.get(f"/integrations/{connection.public_id}/").content.decode()
+    assert "https://acme.freshdesk.com" in page and "fd-page-key" not in page
+
+
+def test_page_refuses_api_settings_from_an_agent(fake, agent, client):
+    connection = helpers.connect("freshdesk")
+    client.force_login(agent)
+
+    response = client.post(f"/integrations/{connection.public_id}/api/", {"api_url": fake.url, "api_token": "x"})
+
+    assert response.status_code == 403
+    connection.refresh_from_db()
+    assert not connection.writes_back
+
+
+def test_page_lists_write_backs_with_status_and_error_and_sends_one_again(fake, senior, client, django_capture_on_commit_callbacks):
+    connection = connect("zendesk", fake, user="agent@acme.example")
+    complaint = from_helpdesk(connection)
+    fake.script = [Answer(422, {"error": "RecordInvalid"})]
+    graded(complaint, django_capture_on_commit_callbacks)
+    link = HelpdeskWriteback.objects.get()
+    client.force_login(senior)
+
+    page = client.get(f"/integrations/{connection.public_id}/").content.decode()
+    assert f'id="writeback-{link.pk}"' in page and "complaint.graded" in page
+    assert "the receiver answered 422" in page and complaint.reference in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/integrations/{connection.public_id}/writebacks/{link.pk}/resend/")
+
+    assert response.status_code == 302
+    link.delivery.refresh_from_db()
+    assert link.delivery.state == "succeeded" and len(fake.requests) == 2
