@@ -571,3 +571,14 @@ def test_page_lists_write_backs_with_status_and_error_and_sends_one_again(fake, 
     assert response.status_code == 302
     link.delivery.refresh_from_db()
     assert link.delivery.state == "succeeded" and len(fake.requests) == 2
+
+
+def test_complaint_page_says_a_reply_goes_through_the_helpdesk(fake, agent, client):
+    connection = connect("zendesk", fake, user="agent@acme.example")
+    complaint = from_helpdesk(connection)
+    client.force_login(agent)
+
+    page = client.get(f"/complaints/{complaint.reference}/").content.decode()
+
+    assert f"posted as a public comment on {connection.name} ticket #35436" in page
+    assert "is emailed to" not in page
