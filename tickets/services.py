@@ -356,12 +356,18 @@ def reply_email_headers(complaint: Complaint, comment: Comment) -> dict[str, str
 
 
 @transaction.atomic
-def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) -> Comment:
+def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, answered_in: str = "") -> Comment:
     """Add an internal note or a reply to the customer.
 
-    A reply is emailed to the customer after commit (retried on failure); it counts as the first response only
-    once it was sent (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
+    A reply is sent after commit — posted through the helpdesk the complaint came from when that connection
+    writes back, else emailed — and retried on failure; it counts as the first response only once it was sent
+    (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
+
+    `answered_in` names a helpdesk where an agent already answered the customer (its webhook told us): the
+    reply is recorded as sent there, counts as the first response now, and is not sent again.
     """
+    if answered_in and kind == Comment.Kind.REPLY:
+        return _reply_answered_elsewhere(complaint=complaint, body=body, actor=actor, where=answered_in)
     body = (body or "").strip()
     if not body:
         raise InvalidInput("Write something before saving.", fields={"body": ["This field may not be blank."]})
@@ -404,6 +410,42 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef) 
         ),
         data={"comment_id": comment.pk, "kind": kind, "channel": channel},
     )
+    return comment
+
+
+@transaction.atomic
+def _reply_answered_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, where: str) -> Comment:
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write something before saving.", fields={"body": ["This field may not be blank."]})
+    complaint = _locked(complaint)
+    now = timezone.now()
+    comment = Comment.objects.create(
+        complaint=complaint,
+        kind=Comment.Kind.REPLY,
+        body=body,
+        author_label=actor.label[:200],
+        delivery_channel="helpdesk",
+        delivery_state=Comment.DeliveryState.SENT,
+        delivered_at=now,
+    )
+    changed = frozenset()
+    if complaint.first_response_at is None:
+        complaint.first_response_at = now
+        complaint.save(update_fields=["first_response_at", "updated_at"])
+        changed = frozenset({"first_response_at"})
+    event_write(
+        complaint=complaint,
+        kind=TimelineEvent.Kind.COMMENTED,
+        actor=actor,
+        message=f"An agent answered the customer in {where}",
+        data={"comment_id": comment.pk, "kind": comment.kind, "channel": "helpdesk", "delivery": "sent"},
+    )
+    webhook_payloads.publish(
+        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel="helpdesk", sent_at=now)
+    )
+    if changed:
+        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=actor)
     return comment
 
 

@@ -491,7 +491,8 @@ def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change:
     # The timeline stays append-only, so a repeated answer is recognised by its text.
     if complaint.comments.filter(kind=Comment.Kind.REPLY, body=comment.body.strip()).exists():
         return
-    intake.comment_add(complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor)
+    # It reached the customer in the helpdesk already: recorded as sent there, never posted or emailed again.
+    intake.comment_add(complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor, answered_in=label)
 
 
 def _satisfaction_apply(

@@ -13,7 +13,8 @@ Vendor references (docs/integrations.md, "Write-back"):
 - Zammad: POST /api/v1/ticket_articles {"ticket_id", "body", "type", "internal", ...}; tags via
   POST /api/v1/tags/add; header "Authorization: Token token={access_token}".
 - Help Scout: OAuth2 client credentials at POST {api}/v2/oauth2/token, then POST /v2/conversations/{id}/notes
-  {"text"} or /reply {"customer": {"id"}, "text"} with "Authorization: Bearer {access_token}".
+  {"text"} or /reply {"customer": {"id"}, "text"} with "Authorization: Bearer {access_token}"; tags via
+  PUT /v2/conversations/{id}/tags {"tags"} (which replaces them, so the conversation is read first).
 """
 
 from __future__ import annotations
@@ -322,7 +323,19 @@ def _helpscout(ticket: str, note: Note | None, reply: Mapping[str, Any] | None) 
                 {"customer": {"id": _int_id(reply["customer_id"])}, "text": _html(reply["body"])},
             )
         ]
-    return [Call("POST", f"/v2/conversations/{conversation_id}/notes", {"text": _html(note.text)})]
+    calls: list[Call] = []
+    if note.tags:
+        # PUT .../tags replaces the conversation's tags, so read them first and keep them (tags before the note,
+        # as for Freshdesk: a retry must not write the note twice).
+        def merge(current: dict[str, Any]) -> list[Call]:
+            tags = [t.get("tag") if isinstance(t, dict) else t for t in current.get("tags") or []]
+            tags = [t for t in tags if isinstance(t, str) and t]
+            missing = [t for t in note.tags if t not in tags]
+            return [Call("PUT", f"/v2/conversations/{conversation_id}/tags", {"tags": tags + missing})] if missing else []
+
+        calls.append(Call("GET", f"/v2/conversations/{conversation_id}", then=merge))
+    calls.append(Call("POST", f"/v2/conversations/{conversation_id}/notes", {"text": _html(note.text)}))
+    return calls
 
 
 def calls_for(kind: str, body: Mapping[str, Any], ticket: str) -> list[Call]:

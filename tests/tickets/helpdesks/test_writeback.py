@@ -157,7 +157,9 @@ def test_writeback_helpscout_gets_a_client_credentials_token_once_and_posts_note
     def respond(request):
         if request.path == "/v2/oauth2/token":
             return Answer(200, {"token_type": "bearer", "access_token": "hs-access-1", "expires_in": 172800})
-        return Answer(201, {})
+        if request.method == "GET":
+            return Answer(200, {"id": 123, "tags": [{"id": 9, "color": "#929499", "tag": "vip"}]})
+        return Answer(204 if request.method == "PUT" else 201, {})
 
     fake.respond = respond
 
@@ -166,16 +168,22 @@ def test_writeback_helpscout_gets_a_client_credentials_token_once_and_posts_note
 
     assert fake.calls() == [
         ("POST", "/v2/oauth2/token"),
+        ("GET", "/v2/conversations/123"),
+        ("PUT", "/v2/conversations/123/tags"),
         ("POST", "/v2/conversations/123/notes"),
-        ("POST", "/v2/conversations/123/notes"),  # the token is cached until it expires
+        # the token is cached until it expires
+        ("GET", "/v2/conversations/123"),
+        ("PUT", "/v2/conversations/123/tags"),
+        ("POST", "/v2/conversations/123/notes"),
     ]
     token_request = fake.requests[0]
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(token_request.raw.decode()) == {
         "grant_type": ["client_credentials"], "client_id": ["app-id"], "client_secret": ["app-secret"],
     }
-    assert fake.requests[1].headers["authorization"] == "Bearer hs-access-1"
-    assert "UGLY" in fake.requests[1].json["text"]
+    assert all(r.headers["authorization"] == "Bearer hs-access-1" for r in fake.requests[1:])
+    assert fake.requests[2].json == {"tags": ["vip", "cx-ugly"]}  # the conversation's own tags are kept
+    assert "UGLY" in fake.requests[3].json["text"]
     assert list(writeback_deliveries().values_list("state", flat=True)) == ["succeeded", "succeeded"]
 
 
@@ -192,7 +200,10 @@ def test_writeback_helpscout_fetches_a_new_token_after_a_401(fake, django_captur
     delivery = writeback_deliveries().last()
     notification_services.delivery_attempt(delivery_id=delivery.pk, now=timezone.now() + timedelta(minutes=1))
 
-    assert [r.headers.get("authorization") for r in fake.requests if "notes" in r.path] == ["Bearer hs-1", "Bearer hs-1", "Bearer hs-2"]
+    api = [r for r in fake.requests if "oauth2" not in r.path]
+    assert fake.calls().count(("POST", "/v2/oauth2/token")) == 2
+    assert [r.headers["authorization"] for r in api if r.path.endswith("/notes")] == ["Bearer hs-1", "Bearer hs-2"]
+    assert api[3].headers["authorization"] == "Bearer hs-1"  # the call answered 401
     delivery.refresh_from_db()
     assert delivery.state == "succeeded"
 
@@ -582,3 +593,25 @@ def test_complaint_page_says_a_reply_goes_through_the_helpdesk(fake, agent, clie
 
     assert f"posted as a public comment on {connection.name} ticket #35436" in page
     assert "is emailed to" not in page
+
+
+def test_agent_answer_in_the_helpdesk_is_recorded_as_sent_and_not_posted_back(fake, client, mailoutbox, django_capture_on_commit_callbacks):
+    from tests.tickets.helpdesks.test_zendesk import deliver
+    from tickets.models import Complaint
+
+    connection = services.connection_set_api(
+        connection=helpers.connect("zendesk", "zendesk-eu"), api_url=fake.url, api_user="agent@acme.example", api_token="zd"
+    )
+    deliver(client, connection, helpers.zendesk_event("created"), django_capture_on_commit_callbacks)
+    comment = {"comment": {"id": "9002", "body": "So sorry, a new kettle ships today.", "is_public": True,
+                           "author": {"id": "8447388090494", "is_staff": True, "name": "Agent Al"}}}
+
+    deliver(client, connection, helpers.zendesk_event("comment_added", event=comment), django_capture_on_commit_callbacks)
+
+    complaint = Complaint.objects.get()
+    reply_ = complaint.comments.get()
+    assert reply_.kind == "reply" and reply_.delivery_state == "sent" and reply_.delivery_channel == "helpdesk"
+    assert complaint.first_response_at == reply_.delivered_at
+    # Never echoed back as a public comment, nor emailed.
+    assert not [r for r in fake.requests if r.json["ticket"]["comment"]["public"]] and mailoutbox == []
+    assert "An agent answered the customer in Zendesk" in timeline(complaint)
