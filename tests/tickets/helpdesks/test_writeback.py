@@ -615,3 +615,13 @@ def test_agent_answer_in_the_helpdesk_is_recorded_as_sent_and_not_posted_back(fa
     # Never echoed back as a public comment, nor emailed.
     assert not [r for r in fake.requests if r.json["ticket"]["comment"]["public"]] and mailoutbox == []
     assert "An agent answered the customer in Zendesk" in timeline(complaint)
+
+
+def test_publishing_for_a_complaint_from_elsewhere_costs_no_query_once_cached(fake, django_assert_num_queries):
+    connect("zendesk", fake, user="agent@acme.example")
+    complaint = ComplaintFactory(source="", external_id=None)
+    data = {"complaint": complaint_data(complaint), "grade": {"from": None, "to": "bad", "score": 40, "reasons": []}}
+    event_publish(type="complaint.graded", data=data)  # fills the caches
+
+    with django_assert_num_queries(0):
+        assert event_publish(type="complaint.graded", data=data) is None
