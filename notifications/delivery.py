@@ -12,9 +12,10 @@ import json
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -35,6 +36,10 @@ class SendResult:
     latency_ms: int = 0
     error: str = ""
     response_excerpt: str = ""
+    # Seconds the receiver asked us to wait (Retry-After on a 429 or 503): used instead of the retry schedule.
+    retry_after: float | None = None
+    # No retry can help (e.g. a helpdesk connection lost its credentials): fail the delivery now.
+    final: bool = False
 
 
 class TargetRefused(Exception):
@@ -84,12 +89,45 @@ def body_text(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
 
 
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date (RFC 9110 §10.2.3). None if absent or
+    unreadable. Capped at a day: a receiver cannot park a delivery for ever."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or timezone.now())).total_seconds()
+    return min(max(seconds, 0.0), 86400.0)
+
+
 def http_post(*, url: str, headers: dict[str, str], content: str) -> SendResult:
     """POST with short timeouts, no redirects, the target's address checked and pinned at send time."""
+    return http_request(method="POST", url=url, headers=headers, content=content)
+
+
+def http_request(
+    *,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    content: str | bytes | None = None,
+    max_bytes: int = EXCERPT_BYTES,
+) -> SendResult:
+    """One HTTP request with short timeouts, no redirects, the target's address checked (private-address
+    guard) and pinned at send time. Reads at most `max_bytes` of the answer into response_excerpt."""
     target = httpx.URL(url)
     extensions: dict[str, Any] = {}
     request_url = target
-    all_headers = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
+    all_headers = {"user-agent": USER_AGENT, **({"content-type": "application/json"} if content is not None else {})}
+    all_headers.update({key.lower(): value for key, value in headers.items()})
     started = time.monotonic()
     try:
         if target.scheme not in ("http", "https") or not target.host:
@@ -106,8 +144,9 @@ def http_post(*, url: str, headers: dict[str, str], content: str) -> SendResult:
         timeout = httpx.Timeout(
             settings.WEBHOOKS_READ_TIMEOUT, connect=settings.WEBHOOKS_CONNECT_TIMEOUT, pool=settings.WEBHOOKS_CONNECT_TIMEOUT
         )
+        body = content.encode() if isinstance(content, str) else content
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            request = client.build_request("POST", request_url, headers=all_headers, content=content.encode(), extensions=extensions)
+            request = client.build_request(method, request_url, headers=all_headers, content=body, extensions=extensions)
             response = client.send(request, stream=True)
             try:
                 excerpt = b""
@@ -115,18 +154,21 @@ def http_post(*, url: str, headers: dict[str, str], content: str) -> SendResult:
                 deadline = started + settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
                 for chunk in response.iter_bytes():
                     excerpt += chunk
-                    if len(excerpt) >= EXCERPT_BYTES or time.monotonic() > deadline:
+                    if len(excerpt) >= max_bytes or time.monotonic() > deadline:
                         break
             finally:
                 response.close()
         latency = int((time.monotonic() - started) * 1000)
         ok = 200 <= response.status_code < 300
+        wait = retry_after_seconds(response.headers.get("retry-after")) if response.status_code in (429, 503) else None
         return SendResult(
             success=ok,
             status_code=response.status_code,
             latency_ms=latency,
-            error="" if ok else f"the receiver answered {response.status_code}",
-            response_excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", "replace"),
+            error="" if ok else f"the receiver answered {response.status_code}"
+            + (f" (asked us to wait {wait:g} s)" if wait is not None else ""),
+            response_excerpt=excerpt[:max_bytes].decode("utf-8", "replace"),
+            retry_after=wait,
         )
     except TargetRefused as exc:
         return SendResult(False, None, int((time.monotonic() - started) * 1000), f"refused: {exc}"[:500])
@@ -148,6 +190,30 @@ def retry_delay(failed_attempts: int) -> float | None:
 
 # Senders by target kind: each takes the claimed delivery (with event and target loaded) and returns a SendResult.
 SENDERS: dict[str, Callable[[Any], SendResult]] = {}
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """A kind of delivery target other than webhook endpoints, registered by the app that knows the targets
+    (tickets registers "helpdesk" in its AppConfig.ready): notifications asks it which targets want an event
+    and lets it record which target each new delivery is for, without knowing what the targets are."""
+
+    send: Callable[[Any], SendResult]
+    # Cheap, no per-event data: could any target of this kind want events of this type?
+    wants: Callable[[str], bool]
+    # Opaque references (strings) of the targets that want this one event.
+    targets: Callable[[str, Mapping[str, Any]], list[str]]
+    # Called in the publishing transaction with (delivery, reference) for each new delivery of this kind.
+    attach: Callable[[list[tuple[Any, str]]], None]
+
+
+TARGET_KINDS: dict[str, TargetKind] = {}
+
+
+def target_kind_register(kind: str, target: TargetKind) -> None:
+    """Register (or replace) a target kind and its sender. Safe to call again."""
+    TARGET_KINDS[kind] = target
+    SENDERS[kind] = target.send
 
 
 def webhook_sender(delivery: Any) -> SendResult:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from cxrecovery.queue import enqueue_on_commit
 from notifications import signals
 from notifications.catalogue import event_types, event_types_unknown
-from notifications.delivery import SENDERS, SendResult, retry_delay
+from notifications.delivery import SENDERS, TARGET_KINDS, SendResult, retry_delay
 from notifications.models import Delivery, DeliveryAttempt, Notification, OutboundEmail, OutboxEvent, WebhookEndpoint
 from notifications.secrets import secret_encrypt, secret_generate
 
@@ -210,9 +210,9 @@ def _active_endpoints_for(event_type: str) -> list[WebhookEndpoint]:
 
 
 def event_wanted(type: str) -> bool:  # noqa: A002
-    """True when some active endpoint subscribes to this event type: lets a bulk publisher skip building
-    payloads nobody will receive."""
-    return bool(_active_endpoints_for(type))
+    """True when some active endpoint (or another target kind, e.g. a helpdesk's write-back) may want this event
+    type: lets a bulk publisher skip building payloads nobody will receive."""
+    return bool(_active_endpoints_for(type)) or any(kind.wants(type) for kind in TARGET_KINDS.values())
 
 
 def _new_event(event_type: str, data: Mapping[str, Any], version: int, now: datetime) -> OutboxEvent:
@@ -242,19 +242,58 @@ def events_publish_many(*, type: str, items: Iterable[Mapping[str, Any]], versio
     and one sweep queued after commit instead of a task per delivery when there are many."""
     items = list(items)
     endpoints = _active_endpoints_for(type) if items else []
-    if not endpoints:
+    # Other target kinds (a helpdesk's write-back) choose per event: the complaint's source decides.
+    kinds = {name: kind for name, kind in TARGET_KINDS.items() if items and kind.wants(type)}
+    extra = [[(name, ref) for name, kind in kinds.items() for ref in kind.targets(type, data)] for data in items]
+    wanted = [i for i in range(len(items)) if endpoints or extra[i]]
+    if not wanted:
         return []
     now = timezone.now()
     with transaction.atomic(savepoint=False):
-        events = OutboxEvent.objects.bulk_create([_new_event(type, data, version, now) for data in items], batch_size=500)
+        events = OutboxEvent.objects.bulk_create([_new_event(type, items[i], version, now) for i in wanted], batch_size=500)
         if not events[0].pk:
-            events = list(OutboxEvent.objects.filter(msg_id__in=[e.msg_id for e in events]))
+            by_msg = {e.msg_id: e for e in OutboxEvent.objects.filter(msg_id__in=[e.msg_id for e in events])}
+            events = [by_msg[e.msg_id] for e in events]
         deliveries = Delivery.objects.bulk_create(
             [Delivery(event=event, endpoint=endpoint, next_attempt_at=now) for event in events for endpoint in endpoints],
             batch_size=500,
         )
+        deliveries += _extra_deliveries(events, [extra[i] for i in wanted], now)
     _enqueue_deliveries([d.pk for d in deliveries if d.pk] if len(deliveries) <= BULK_ENQUEUE_LIMIT else [])
     return events
+
+
+def _extra_deliveries(events: list[OutboxEvent], targets: list[list[tuple[str, str]]], now: datetime) -> list[Delivery]:
+    """Deliveries to other target kinds, each recorded by its kind (attach) in this transaction."""
+    pairs = [(Delivery(event=event, endpoint=None, target_kind=kind, next_attempt_at=now), kind, ref)
+             for event, wanted in zip(events, targets, strict=True) for kind, ref in wanted]
+    if not pairs:
+        return []
+    created = Delivery.objects.bulk_create([delivery for delivery, _, _ in pairs], batch_size=500)
+    if created and not created[0].pk:  # a database that returns no ids from a bulk insert
+        for delivery in created:
+            delivery.save()
+    by_kind: dict[str, list[tuple[Delivery, str]]] = {}
+    for delivery, kind, ref in pairs:
+        by_kind.setdefault(kind, []).append((delivery, ref))
+    for kind, attached in by_kind.items():
+        TARGET_KINDS[kind].attach(attached)
+    return [delivery for delivery, _, _ in pairs]
+
+
+@transaction.atomic
+def delivery_create(*, type: str, data: Mapping[str, Any], target_kind: str, version: int = 1) -> Delivery:  # noqa: A002
+    """One event for one target of another kind only (a reply to post through a helpdesk): stored in the
+    outbox with its delivery, sent after commit with the same retries, log and sweep as webhooks. The caller
+    records which target the delivery is for."""
+    if target_kind not in SENDERS:
+        raise ValueError(f"no sender registered for target kind {target_kind!r}")
+    now = timezone.now()
+    event = _new_event(type, data, version, now)
+    event.save()
+    delivery = Delivery.objects.create(event=event, endpoint=None, target_kind=target_kind, next_attempt_at=now)
+    _enqueue_deliveries([delivery.pk])
+    return delivery
 
 
 def _enqueue_deliveries(delivery_ids: list[int]) -> None:
@@ -387,7 +426,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
         except Exception as exc:  # noqa: BLE001 - a broken sender is a failed attempt, logged, not a lost delivery
             logger.exception("Delivery %s: sender failed", delivery_id)
             result = SendResult(False, error=f"{type(exc).__name__}: {exc}"[:500])
-        final = False
+        final = result.final
     return _attempt_record(delivery, result, started=started, final=final)
 
 
@@ -416,15 +455,37 @@ def _attempt_record(delivery: Delivery, result: SendResult, *, started: datetime
         fields.update(state=Delivery.State.SUCCEEDED, succeeded_at=timezone.now())
     else:
         retry_in = None if final else retry_delay(attempts)
+        if retry_in is not None and result.retry_after is not None:
+            # The receiver said when to come back (429 Retry-After): that, not our schedule, decides.
+            retry_in = result.retry_after
         if retry_in is None:
             fields["state"] = Delivery.State.FAILED
         else:
             fields.update(state=Delivery.State.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=retry_in))
     # Only if the claim is still ours: a sweep that took the row back from a send it thought was lost wins.
-    Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING, claimed_at=delivery.claimed_at).update(**fields)
+    ours = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING, claimed_at=delivery.claimed_at).update(**fields)
+    if ours:
+        _announce(delivery, result, fields, retry_in)
     if delivery.endpoint_id is not None and not final:
         _endpoint_health(delivery.endpoint_id, success=result.success, now=started)
     return AttemptOutcome(fields["state"], retry_in)
+
+
+def _announce(delivery: Delivery, result: SendResult, fields: Mapping[str, Any], retry_in: float | None) -> None:
+    """Tell the app that queued the delivery what became of it (in this transaction)."""
+    if result.success:
+        signals.delivery_succeeded.send(
+            sender=Delivery, delivery_id=delivery.pk, target_kind=delivery.target_kind, at=fields["succeeded_at"]
+        )
+    else:
+        signals.delivery_failed.send(
+            sender=Delivery,
+            delivery_id=delivery.pk,
+            target_kind=delivery.target_kind,
+            error=result.error or "failed",
+            final=retry_in is None,
+            retry_at=fields.get("next_attempt_at") if retry_in is not None else None,
+        )
 
 
 def _endpoint_health(endpoint_id: int, *, success: bool, now: datetime) -> None:

@@ -9,6 +9,10 @@ class TicketsConfig(AppConfig):
         from notifications.catalogue import event_types_register
         from tickets import receivers  # noqa: F401  (reply emails' results, broken integrations)
         from tickets.api import auth  # noqa: F401  (registers the OpenAPI auth extension)
+        from tickets.helpdesks import writeback
         from tickets.webhook_payloads import EVENTS
 
         event_types_register(EVENTS)
+        # Write-back to helpdesks: a delivery target kind of notifications' outbox (notifications imports nothing
+        # of ours; we hand it the sender).
+        writeback.register()

@@ -348,4 +348,4 @@ class IdempotencyRecord(models.Model):
 
 
 # Helpdesk connections live in their own package (inbound channels are intake); imported here for the app label.
-from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery  # noqa: E402, F401
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskWriteback  # noqa: E402, F401

@@ -6,7 +6,13 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from notifications.signals import outbound_email_failed, outbound_email_sent, webhook_endpoint_disabled
+from notifications.signals import (
+    delivery_failed,
+    delivery_succeeded,
+    outbound_email_failed,
+    outbound_email_sent,
+    webhook_endpoint_disabled,
+)
 
 REPLY_REF = "comment:"
 
@@ -30,6 +36,35 @@ def reply_failed(sender: Any, ref: str, error: str, final: bool, retry_at: Any =
     from tickets.services import reply_delivery_failed
 
     comment_id = _comment_id(ref)
+    if comment_id is not None:
+        reply_delivery_failed(comment_id=comment_id, error=error, final=final, retry_at=retry_at)
+
+
+def _helpdesk_reply(delivery_id: int, target_kind: str) -> int | None:
+    """The comment a helpdesk delivery posts as a reply, if it is one."""
+    if target_kind != "helpdesk":
+        return None
+    from tickets.helpdesks.models import HelpdeskWriteback
+
+    return HelpdeskWriteback.objects.filter(delivery_id=delivery_id).values_list("comment_id", flat=True).first()
+
+
+@receiver(delivery_succeeded, dispatch_uid="tickets.helpdesk_reply_sent")
+def helpdesk_reply_sent(sender: Any, delivery_id: int, target_kind: str, at: Any, **kwargs: Any) -> None:
+    from tickets.services import reply_delivered
+
+    comment_id = _helpdesk_reply(delivery_id, target_kind)
+    if comment_id is not None:
+        reply_delivered(comment_id=comment_id, sent_at=at)
+
+
+@receiver(delivery_failed, dispatch_uid="tickets.helpdesk_reply_failed")
+def helpdesk_reply_failed(
+    sender: Any, delivery_id: int, target_kind: str, error: str, final: bool, retry_at: Any = None, **kwargs: Any
+) -> None:
+    from tickets.services import reply_delivery_failed
+
+    comment_id = _helpdesk_reply(delivery_id, target_kind)
     if comment_id is not None:
         reply_delivery_failed(comment_id=comment_id, error=error, final=final, retry_at=retry_at)
 

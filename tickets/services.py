@@ -441,8 +441,20 @@ class ReplyUndeliverable(DomainError):
 
 
 def reply_channel(complaint: Complaint) -> str | None:
-    """How a reply to the customer travels: "email", or None when nothing reaches them."""
+    """How a reply to the customer travels: "helpdesk" (a public comment on the ticket it came from, when that
+    helpdesk's connection has API credentials), "email", or None when nothing reaches them."""
+    from tickets.helpdesks.writeback import reply_channel_for
+
+    if reply_channel_for(complaint) is not None:
+        return "helpdesk"
     return "email" if complaint.customer.email else None
+
+
+def _reply_destination(complaint: Complaint, channel: str) -> str:
+    """Where the reply goes, in words for the timeline."""
+    if channel == "helpdesk":
+        return f"{complaint.source} ticket #{complaint.external_id}"
+    return complaint.customer.email or "the customer"
 
 
 def reply_undeliverable_reason(complaint: Complaint) -> str:
@@ -470,22 +482,24 @@ def reply_email_headers(complaint: Complaint, comment: Comment) -> dict[str, str
 
 
 @transaction.atomic
-def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, sent_by: str = "") -> Comment:
+def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, answered_in: str = "") -> Comment:
     """Add an internal note or a reply to the customer.
 
-    A reply is emailed to the customer after commit (retried on failure); it counts as the first response only
-    once it was sent (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
-    `sent_by` names the channel that already delivered this reply (a helpdesk whose agent answered there):
-    it is recorded as sent at once and sent nowhere again.
+    A reply is sent after commit — posted through the helpdesk the complaint came from when that connection
+    writes back, else emailed — and retried on failure; it counts as the first response only once it was sent
+    (reply_delivered). ReplyUndeliverable (409) when nothing can reach the customer.
+
+    `answered_in` names a helpdesk where an agent already answered the customer (its webhook told us): the
+    reply is recorded as sent there, counts as the first response now, and is not sent again.
     """
+    if answered_in and kind == Comment.Kind.REPLY:
+        return _reply_answered_elsewhere(complaint=complaint, body=body, actor=actor, where=answered_in)
     body = (body or "").strip()
     if not body:
         raise InvalidInput("Write something before saving.", fields={"body": ["This field may not be blank."]})
     if kind not in Comment.Kind.values:
         raise InvalidInput(f"Unknown comment kind '{kind}'.", fields={"kind": ["Choose note or reply."]})
     complaint = _locked(complaint)
-    if kind == Comment.Kind.REPLY and sent_by:
-        return _reply_sent_elsewhere(complaint=complaint, body=body, actor=actor, channel=sent_by)
     channel = reply_channel(complaint) if kind == Comment.Kind.REPLY else None
     if kind == Comment.Kind.REPLY and channel is None:
         raise ReplyUndeliverable(reply_undeliverable_reason(complaint))
@@ -498,7 +512,11 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, 
         delivery_channel=channel or "",
         delivery_state=Comment.DeliveryState.PENDING if channel else "",
     )
-    if channel == "email":
+    if channel == "helpdesk":
+        from tickets.helpdesks.writeback import reply_channel_for, reply_queue
+
+        reply_queue(connection=reply_channel_for(complaint), complaint=complaint, comment=comment)
+    elif channel == "email":
         outbound_email_queue(
             ref=f"comment:{comment.pk}",
             to=complaint.customer.email,
@@ -511,25 +529,33 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, 
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
         actor=actor,
-        message=(f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"),
+        message=(
+            f"Replied to the customer (posting it as a public comment on {_reply_destination(complaint, channel)})"
+            if channel == "helpdesk"
+            else f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"
+        ),
         data={"comment_id": comment.pk, "kind": kind, "channel": channel},
     )
     return comment
 
 
-def _reply_sent_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, channel: str) -> Comment:
+@transaction.atomic
+def _reply_answered_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, where: str) -> Comment:
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write something before saving.", fields={"body": ["This field may not be blank."]})
+    complaint = _locked(complaint)
     now = timezone.now()
     comment = Comment.objects.create(
         complaint=complaint,
         kind=Comment.Kind.REPLY,
         body=body,
-        author=actor.user,
         author_label=actor.label[:200],
-        delivery_channel=channel[:20],
+        delivery_channel="helpdesk",
         delivery_state=Comment.DeliveryState.SENT,
         delivered_at=now,
     )
-    changed: frozenset[str] = frozenset()
+    changed = frozenset()
     if complaint.first_response_at is None:
         complaint.first_response_at = now
         complaint.save(update_fields=["first_response_at", "updated_at"])
@@ -538,11 +564,11 @@ def _reply_sent_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, c
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
         actor=actor,
-        message=f"Replied to the customer in {channel}",
-        data={"comment_id": comment.pk, "kind": Comment.Kind.REPLY, "channel": channel, "delivery": "sent"},
+        message=f"An agent answered the customer in {where}",
+        data={"comment_id": comment.pk, "kind": comment.kind, "channel": "helpdesk", "delivery": "sent"},
     )
     webhook_payloads.publish(
-        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=channel, sent_at=now)
+        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel="helpdesk", sent_at=now)
     )
     if changed:
         signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=actor)
@@ -550,6 +576,11 @@ def _reply_sent_elsewhere(*, complaint: Complaint, body: str, actor: ActorRef, c
 
 
 EMAIL_ACTOR = ActorRef.system("Email")
+HELPDESK_ACTOR = ActorRef.system("Helpdesk")
+
+
+def _delivery_actor(comment: Comment) -> ActorRef:
+    return HELPDESK_ACTOR if comment.delivery_channel == "helpdesk" else EMAIL_ACTOR
 
 
 @transaction.atomic
@@ -573,15 +604,15 @@ def reply_delivered(*, comment_id: int, sent_at: Any) -> Comment | None:
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
-        actor=EMAIL_ACTOR,
-        message=f"Reply sent to {complaint.customer.email}",
+        actor=_delivery_actor(comment),
+        message=f"Reply sent to {_reply_destination(complaint, comment.delivery_channel)}",
         data={"comment_id": comment.pk, "kind": comment.kind, "delivery": "sent", "channel": comment.delivery_channel},
     )
     webhook_payloads.publish(
         "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=comment.delivery_channel, sent_at=sent_at)
     )
     if changed:
-        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=EMAIL_ACTOR)
+        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=_delivery_actor(comment))
     return comment
 
 
@@ -599,8 +630,8 @@ def reply_delivery_failed(*, comment_id: int, error: str, final: bool, retry_at:
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
-        actor=EMAIL_ACTOR,
-        message=f"Reply could not be sent to {complaint.customer.email}: {error} ({then})",
+        actor=_delivery_actor(comment),
+        message=f"Reply could not be sent to {_reply_destination(complaint, comment.delivery_channel)}: {error} ({then})",
         data={"comment_id": comment.pk, "kind": comment.kind, "delivery": state, "error": error},
     )
     return comment
@@ -613,7 +644,15 @@ def reply_send_again(*, comment: Comment, actor: ActorRef) -> Comment:
 
     if comment.kind != Comment.Kind.REPLY or comment.delivery_state != Comment.DeliveryState.FAILED:
         raise DomainError("Only a reply that could not be sent can be sent again.")
-    outbound_email_retry(ref=f"comment:{comment.pk}")
+    if comment.delivery_channel == "helpdesk":
+        from notifications.services import delivery_resend
+        from tickets.helpdesks.models import HelpdeskWriteback
+
+        link = HelpdeskWriteback.objects.select_related("delivery").filter(comment=comment).first()
+        if link is not None:
+            delivery_resend(delivery=link.delivery)
+    else:
+        outbound_email_retry(ref=f"comment:{comment.pk}")
     Comment.objects.filter(pk=comment.pk).update(delivery_state=Comment.DeliveryState.PENDING)
     event_write(
         complaint=comment.complaint,

@@ -15,7 +15,7 @@ EVENT_VERSION = 1
 
 EVENTS = {
     "complaint.logged": "A complaint was logged (browser, API or a helpdesk).",
-    "complaint.replied": "A reply reached the customer (sent by email).",
+    "complaint.replied": "A reply reached the customer (sent by email, or posted as a public comment on the helpdesk's ticket).",
     "complaint.resolved": "A complaint moved to resolved.",
 }
 

@@ -42,6 +42,26 @@ class SecretForm(forms.Form):
     )
 
 
+class ApiForm(forms.Form):
+    """Write-back settings: where the helpdesk's API is and how to sign in to it."""
+
+    api_url = forms.CharField(
+        label="API address", required=False, max_length=500,
+        help_text="Zendesk https://yourco.zendesk.com · Freshdesk https://yourco.freshdesk.com · "
+        "Zammad https://zammad.yourco.com · Help Scout: leave empty (https://api.helpscout.net).",
+    )
+    api_user = forms.CharField(
+        label="API user", required=False, max_length=254,
+        help_text="Zendesk: the agent's email address. Help Scout: the OAuth app's App ID. Others: leave empty.",
+    )
+    api_token = forms.CharField(
+        label="API token", required=False, max_length=500, widget=forms.PasswordInput(render_value=False),
+        help_text="Zendesk API token · Freshdesk API key · Zammad access token · Help Scout App Secret. "
+        "Leave empty to keep the stored one.",
+    )
+    clear = forms.BooleanField(label="Switch write-back off and forget the credentials", required=False)
+
+
 def _lines(mapping: dict[str, Any]) -> str:
     return "\n".join(f"{key} = {value}" for key, value in sorted(mapping.items()))
 

@@ -10,7 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from tickets.models import Cause, Complaint, Status
+from tickets.models import Cause, Comment, Complaint, Status
 
 
 class HelpdeskKind(models.TextChoices):
@@ -79,6 +79,12 @@ class HelpdeskConnection(models.Model):
     severity_map = models.JSONField(default=default_severity_map, blank=True)
     default_severity = models.PositiveSmallIntegerField(default=3)
     status_map = models.JSONField(default=dict, blank=True)
+    # Write-back through the helpdesk's REST API (docs/integrations.md): off until a URL and a token are set.
+    # The user (Zendesk agent email, Help Scout app id) is an identifier; the token (API token or key, Help
+    # Scout app secret) is a credential, kept encrypted with the same Fernet key as the webhook secret.
+    api_url = models.URLField(max_length=500, blank=True, default="")
+    api_user = models.CharField(max_length=254, blank=True, default="")
+    api_token_encrypted = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -92,6 +98,10 @@ class HelpdeskConnection(models.Model):
     @property
     def inbound_path(self) -> str:
         return f"/hooks/helpdesk/{self.public_id}/"
+
+    @property
+    def writes_back(self) -> bool:
+        return bool(self.active and self.api_url and self.api_token_encrypted)
 
 
 class HelpdeskDelivery(models.Model):
@@ -133,3 +143,25 @@ class HelpdeskDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection.name} {self.event} {self.delivery_id}"
+
+
+class HelpdeskWriteback(models.Model):
+    """Which connection (and, for a reply, which comment) a write-back delivery is for. The delivery itself —
+    state, retries, attempt log — is notifications' Delivery, shared with webhooks."""
+
+    delivery = models.OneToOneField(
+        "notifications.Delivery", on_delete=models.CASCADE, primary_key=True, related_name="helpdesk_writeback"
+    )
+    connection = models.ForeignKey(HelpdeskConnection, on_delete=models.CASCADE, related_name="writebacks")
+    complaint_reference = models.CharField(max_length=20, blank=True, default="")
+    ticket_id = models.CharField(max_length=200, blank=True, default="")
+    # Set for a reply to the customer posted as a public comment; its sent/failed state is reported back to it.
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-delivery_id"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="helpdesk_writeback_conn_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.connection.name} #{self.ticket_id}: delivery {self.delivery_id}"

@@ -6,7 +6,7 @@ import uuid
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskWriteback
 
 DELIVERY_LOG_LIMIT = 100
 
@@ -41,3 +41,16 @@ def delivery_counts(connection: HelpdeskConnection) -> dict[str, int]:
     counts = {result: 0 for result in HelpdeskDelivery.Result.values}
     counts.update({row["result"]: row["n"] for row in rows})
     return counts
+
+
+WRITEBACK_LOG_LIMIT = 50
+
+
+def writeback_log(connection: HelpdeskConnection) -> QuerySet[HelpdeskWriteback]:
+    """The connection's recent write-backs with their delivery (state, attempts, last error) and event type."""
+    return (
+        HelpdeskWriteback.objects.filter(connection=connection)
+        .select_related("delivery", "delivery__event")
+        .defer("delivery__event__body")
+        .order_by("-created_at", "-delivery_id")[:WRITEBACK_LOG_LIMIT]
+    )

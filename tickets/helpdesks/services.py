@@ -123,6 +123,57 @@ def connection_update_mapping(*, connection: HelpdeskConnection, changes: Mappin
     for name, value in changes.items():
         setattr(connection, name, value)
     connection.save(update_fields=[*changes, "updated_at"])
+    if "active" in changes:
+        from tickets.helpdesks import writeback
+
+        writeback.connections_changed()
+    return connection
+
+
+# What each helpdesk's API needs besides the token (docs/integrations.md, "Write-back").
+API_USER_NEEDED = {
+    HelpdeskKind.ZENDESK: "the email address of the Zendesk agent who owns the API token",
+    HelpdeskKind.HELPSCOUT: "the App ID of the Help Scout OAuth app (the token is its App Secret)",
+}
+DEFAULT_API_URLS = {HelpdeskKind.HELPSCOUT: "https://api.helpscout.net"}
+
+
+@transaction.atomic
+def connection_set_api(
+    *, connection: HelpdeskConnection, api_url: str, api_user: str = "", api_token: str | None = None, clear: bool = False
+) -> HelpdeskConnection:
+    """Set (or with `clear`, remove) the API URL and credentials used to write back to the helpdesk.
+    `api_token=None` keeps the stored token (a form left blank). The token is stored encrypted; InvalidInput
+    names what is missing or malformed."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    from tickets.helpdesks import writeback
+
+    connection = HelpdeskConnection.objects.select_for_update().get(pk=connection.pk)
+    if clear:
+        connection.api_url, connection.api_user, connection.api_token_encrypted = "", "", ""
+    else:
+        api_url = (api_url or "").strip().rstrip("/") or DEFAULT_API_URLS.get(connection.kind, "")
+        try:
+            URLValidator(schemes=["http", "https"])(api_url)
+        except ValidationError:
+            message = "Give the helpdesk's API address as a full https:// URL, e.g. https://yourcompany.zendesk.com."
+            raise InvalidInput(message, fields={"api_url": [message]}) from None
+        api_user = (api_user or "").strip()
+        needed = API_USER_NEEDED.get(connection.kind)
+        if needed and not api_user:
+            message = f"{connection.get_kind_display()} also needs {needed}."
+            raise InvalidInput(message, fields={"api_user": [message]})
+        token = (api_token or "").strip()
+        if not token and not connection.api_token_encrypted:
+            message = "Give the API token (Zendesk API token, Freshdesk API key, Zammad access token, Help Scout App Secret)."
+            raise InvalidInput(message, fields={"api_token": [message]})
+        connection.api_url, connection.api_user = api_url[:500], api_user[:254]
+        if token:
+            connection.api_token_encrypted = secrets.secret_encrypt(token)
+    connection.save(update_fields=["api_url", "api_user", "api_token_encrypted", "updated_at"])
+    writeback.connections_changed()
     return connection
 
 
@@ -451,9 +502,8 @@ def _comment_apply(connection: HelpdeskConnection, complaint: Complaint, change:
     # The timeline stays append-only, so a repeated answer is recognised by its text.
     if complaint.comments.filter(kind=Comment.Kind.REPLY, body=comment.body.strip()).exists():
         return
-    intake.comment_add(
-        complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor, sent_by=connection.get_kind_display()
-    )
+    # It reached the customer in the helpdesk already: recorded as sent there, never posted or emailed again.
+    intake.comment_add(complaint=complaint, kind=Comment.Kind.REPLY, body=comment.body, actor=actor, answered_in=label)
 
 
 def _satisfaction_apply(

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tickets.errors import DomainError
 from tickets.helpdesks import selectors, services
-from tickets.helpdesks.forms import ConnectionCreateForm, DeliveryFilterForm, MappingForm, SecretForm
-from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery
+from tickets.helpdesks.forms import ApiForm, ConnectionCreateForm, DeliveryFilterForm, MappingForm, SecretForm
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskWriteback
 from tickets.helpdesks.setup import setup_for
 from tickets.models import Role
 from tickets.permissions import role_at_least
@@ -91,6 +91,8 @@ def connection_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         **_setup_context(request, connection),
         "mapping": mapping,
         "secret_form": SecretForm(),
+        "api_form": ApiForm(initial={"api_url": connection.api_url, "api_user": connection.api_user}),
+        "writebacks": selectors.writeback_log(connection),
         "filters": filters,
         "result": result,
         "deliveries": selectors.delivery_log(connection, result=result),
@@ -140,3 +142,42 @@ def delivery_retry(request: HttpRequest, public_id: str, pk: int) -> HttpRespons
         messages.success(request, f"Delivery {delivery.pk} processed again: {delivery.get_result_display().lower()}.")
     query = f"?{request.GET.urlencode()}" if request.GET else ""
     return redirect(reverse("helpdesks:detail", kwargs={"public_id": connection.public_id}) + query)
+
+
+@manager_view
+@require_POST
+def connection_api(request: HttpRequest, public_id: str) -> HttpResponse:
+    connection = _connection(public_id)
+    form = ApiForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.connection_set_api(
+                connection=connection, api_url=data["api_url"], api_user=data["api_user"],
+                api_token=data["api_token"] or None, clear=data["clear"],
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                "Write-back switched off; the credentials are forgotten." if data["clear"]
+                else "Write-back on: grades, escalations, gestures and outcomes are written to this helpdesk's tickets.",
+            )
+    return redirect(reverse("helpdesks:detail", kwargs={"public_id": connection.public_id}) + "#writeback-heading")
+
+
+@manager_view
+@require_POST
+def writeback_resend(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+    from notifications.services import delivery_resend
+
+    connection = _connection(public_id)
+    link = get_object_or_404(HelpdeskWriteback.objects.select_related("delivery"), pk=pk, connection=connection)
+    if link.delivery.state == "sending":
+        messages.error(request, "That write-back is being sent right now.")
+    else:
+        delivery_resend(delivery=link.delivery)
+        link.delivery.refresh_from_db()
+        messages.success(request, f"Write-back {pk} sent again: {link.delivery.get_state_display().lower()}.")
+    return redirect(reverse("helpdesks:detail", kwargs={"public_id": connection.public_id}) + "#writeback-heading")
