@@ -144,11 +144,11 @@ def test_cell_signal_shrinks_less_when_cell_has_more_data() -> None:
 @pytest.mark.parametrize(
     ("successes", "trials", "insufficient", "label"),
     [
-        (0, 0, True, "Too little data yet to know how often it brings customers back (n=0)"),
-        (2, 3, True, "Too little data yet to know how often it brings customers back (n=3)"),
-        (6, 9, True, "Too little data yet to know how often it brings customers back (n=9)"),
-        (7, 10, False, "Brought back 70% of similar customers (n=10)"),
-        (16, 25, False, "Brought back 64% of similar customers (n=25)"),
+        (0, 0, True, "Not offered for this cause yet (n=0)"),
+        (2, 3, True, "Came back after 67% of offers to similar customers (n=3) — too few to tell yet"),
+        (6, 9, True, "Came back after 67% of offers to similar customers (n=9) — too few to tell yet"),
+        (7, 10, False, "Came back after 70% of offers to similar customers (n=10)"),
+        (16, 25, False, "Came back after 64% of offers to similar customers (n=25)"),
     ],
 )
 def test_cell_signal_flags_insufficient_data_when_below_min_n(
