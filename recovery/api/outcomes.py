@@ -218,14 +218,14 @@ METRIC_PARAMETERS = [
     OpenApiParameter("cause", str, enum=Cause.values),
     OpenApiParameter("grade", str, enum=Grade.values),
     OpenApiParameter("tier", str, enum=Tier.values),
-    OpenApiParameter("gesture", str, description="Gesture code; narrows the recovered group only."),
+    OpenApiParameter("gesture", str, description="Gesture code; narrows the offered group only."),
     OpenApiParameter("month_from", str, description="First month, YYYY-MM (by the outcome's anchor)."),
     OpenApiParameter("month_to", str, description="Last month, YYYY-MM, inclusive."),
 ]
 
 
 class RecoveryMetricsViewSet(viewsets.ViewSet):
-    """Return rates of recovered and unrecovered complainers and of customers who never complained."""
+    """Return rates of complainers offered a gesture and not, their difference, and never-complained context."""
 
     read_scope = ApiKey.Scope.METRICS_READ
     write_scope = None
@@ -235,7 +235,7 @@ class RecoveryMetricsViewSet(viewsets.ViewSet):
         parameters=METRIC_PARAMETERS,
         responses=OpenApiResponse(
             response=OpenApiTypes.OBJECT,
-            description="Rates with 95% intervals per window, uplift, money and breakdowns; "
+            description="Rates with n and 95% intervals per window, the difference, money and breakdowns; "
             "the shape and every definition are in docs/outcomes-and-metrics.md.",
         ),
     )
