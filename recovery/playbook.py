@@ -164,10 +164,10 @@ _WEIGHTS: Mapping[str, float] = {
 }
 # Score points for each percentage point a gesture's learned return rate stands above (or below) the
 # cause's mean. Fit scores of the gestures for one case usually lie within 30 points of each other,
-# so a gesture that brings back 10 points more customers (40 score points) overtakes the best fit —
+# so a gesture that brings back 10 points more customers (50 score points) overtakes the best fit —
 # once the data say so clearly; while unsure, the posterior mean stays near the prior. Chosen with
 # `python -m bench learning` (docs/outcomes-and-metrics.md).
-LEARNED_POINTS_PER_PCT = 4.0
+LEARNED_POINTS_PER_PCT = 5.0
 # Gestures within this many points of the top score are in equipoise (RECOVERY_EQUIPOISE_POINTS).
 EQUIPOISE_POINTS = 5.0
 # A gesture whose score could still reach the top one (mean + this many standard deviations) is in

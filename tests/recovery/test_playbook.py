@@ -445,7 +445,7 @@ def test_rank_gestures_has_no_cliff_at_ten_outcomes() -> None:
     # then: each outcome moves the score one step (at most the weight of one customer at small n), and
     # the step from 9 to 10 outcomes is no bigger than its neighbours (it used to add the whole term)
     steps = [abs(b - a) for a, b in zip(scores, scores[1:], strict=False)]
-    assert max(steps) < 15
+    assert max(steps) < 20
     neighbours = steps[6:8] + steps[9:11]  # n = 7->8, 8->9, 10->11, 11->12
     assert steps[8] <= max(neighbours) + 0.5  # n = 9 -> 10
 
