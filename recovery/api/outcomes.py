@@ -165,6 +165,8 @@ class OutcomeOutput(serializers.ModelSerializer):
         fields = [
             "complaint",
             "customer_id",
+            "offered",
+            "declined",
             "recovered",
             "offer_id",
             "gesture",
@@ -172,6 +174,7 @@ class OutcomeOutput(serializers.ModelSerializer):
             "grade",
             "tier",
             "gesture_cost",
+            "fulfilled_at",
             "anchor_at",
             "hours_to_resolve",
             "summary",

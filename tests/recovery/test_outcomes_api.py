@@ -66,6 +66,7 @@ def test_outcome_shows_windows_and_gesture(key_client, recovered_outcome):
     body = response.json()
     assert body["complaint"] == reference
     assert body["recovered"] is True
+    assert (body["offered"], body["declined"]) == (True, False)
     assert body["gesture"] == {"code": "exec_call", "title": "Exec call"}
     assert body["gesture_cost"] == "150.00"
     assert body["summary"] == "returned"
