@@ -549,6 +549,8 @@ def _randomised(f: MetricsFilter, now: datetime) -> dict[int, list[dict[str, Any
     )
     rows = (
         OutcomeWindow.objects.filter(_outcome_q(f, "outcome__"), _decided(now), days__in=window_days())
+        # A semi-join first, so the per-row lookups below run only for complaints with a randomised draw.
+        .filter(Exists(first))
         .annotate(
             drawn=Subquery(first.values("gesture__code")[:1]),
             drawn_title=Subquery(first.values("gesture__title")[:1]),

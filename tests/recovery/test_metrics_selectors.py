@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from recovery.models import OutcomeWindow, RecoveryOutcome
+from recovery.models import OutcomeWindow, RecoveryOutcome, SuggestionLog
 from recovery.selectors import metrics
 from recovery.selectors.metrics import MetricsFilter, difference_interval, rate
 from recovery.tasks.outcomes import outcome_metrics_refresh_task
@@ -296,3 +296,42 @@ def test_refresh_task_recomputes_the_cached_default_metrics_twice_with_one_resul
     count = window_of(fresh, 60)["offered"]["customers"]
     assert count == window_of(stale, 60)["offered"]["customers"] + 1
     assert metrics.recovery_metrics(MetricsFilter(window_days=30))["selected_window"] == 30
+
+
+def test_metrics_keep_declines_in_the_offered_group_and_report_them_and_late_fulfilment(db):
+    march = datetime(2025, 3, 10, tzinfo=UTC)
+    outcome(recovered=True, anchor=march, results={60: "returned"})
+    late = outcome(recovered=True, anchor=march, results={60: "not_returned"})
+    RecoveryOutcome.objects.filter(pk=late.pk).update(fulfilled_at=march + 3 * D)
+    outcome(recovered=True, declined=True, anchor=march, results={60: "returned"})
+    outcome(recovered=False, anchor=march, results={60: "not_returned"})
+
+    sixty = window_of(metrics.recovery_metrics_compute(MetricsFilter(), now=NOW), 60)
+
+    # 2 of 3 offered came back, the decline included; the decline is also shown on its own
+    assert (sixty["offered"]["returned"], sixty["offered"]["customers"]) == (2, 3)
+    assert (sixty["declined"]["returned"], sixty["declined"]["customers"]) == (1, 1)
+    assert sixty["fulfilment"] == {"offered": 3, "fulfilled": 2, "fulfilled_after_resolution": 1, "declined": 1}
+    # the gesture cost counts what was fulfilled: 2 × 20.00
+    assert sixty["money"]["gesture_cost"] == "40.00"
+
+
+def test_metrics_estimate_randomised_choices_by_inverse_propensity(db):
+    march = datetime(2025, 3, 10, tzinfo=UTC)
+    note = make_gesture("handwritten_note")
+    # drawn with chance 0.5 and came back; drawn with chance 0.25 (twice), did not
+    for chance, result in ((0.5, "returned"), (0.25, "not_returned"), (0.25, "not_returned")):
+        made = outcome(recovered=True, anchor=march, results={60: result}, gesture=note)
+        SuggestionLog.objects.create(
+            complaint=made.complaint, gesture=note, rank=1, score=70.0, propensity=chance, randomised=True
+        )
+    # shown, but first place was not drawn: not a randomised comparison
+    plain = outcome(recovered=True, anchor=march, results={60: "returned"}, gesture=note)
+    SuggestionLog.objects.create(complaint=plain.complaint, gesture=note, rank=1, score=70.0, randomised=False)
+
+    randomised = metrics.recovery_metrics_compute(MetricsFilter(), now=NOW)["breakdowns"]["randomised"]
+
+    # weights 2, 4, 4: (2 × 1) / (2 + 4 + 4) = 0.2 — against a plain 1 of 3
+    assert [row["key"] for row in randomised] == ["handwritten_note"]
+    assert randomised[0]["rate"]["rate"] == pytest.approx(0.2)
+    assert randomised[0]["rate"]["customers"] == 3 and randomised[0]["rate"]["thin"] is True
