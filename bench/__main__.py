@@ -54,7 +54,13 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["learning"]:
+        # A pure simulation of the playbook's learning: no database, no server (bench/learning.py).
+        from bench.learning import run
+
+        return run(raw[1:])
+    args = parse_args(raw)
     discover()
     sections = ordered_sections()
     if args.list:

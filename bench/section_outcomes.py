@@ -39,6 +39,8 @@ def _seed_outcomes(total: int) -> int:
         "complaint_id": "c.id",
         "customer_id": "c.customer_id",
         "recovered": "r < 0.6",
+        "offered": "r < 0.6",
+        "declined": "false",
         "offer_id": "NULL",
         "gesture_id": "NULL",
         "cause": "c.cause",

@@ -384,6 +384,15 @@ except ValueError:
 if not OUTCOME_WINDOWS_DAYS or not all(0 < days <= 3650 for days in OUTCOME_WINDOWS_DAYS):
     raise ImproperlyConfigured("OUTCOME_WINDOWS_DAYS needs at least one window between 1 and 3650 days.")
 METRICS_CACHE_SECONDS = int(os.environ.get("METRICS_CACHE_SECONDS") or "600")
+# Playbook gestures scoring within this many points of the top one are in equipoise: first place is
+# drawn among them at random, with the chance logged (docs/outcomes-and-metrics.md). 0 turns the
+# fixed band off (gestures the data cannot tell apart and those marked equivalent still share it).
+try:
+    RECOVERY_EQUIPOISE_POINTS = float(os.environ.get("RECOVERY_EQUIPOISE_POINTS") or "5")
+except ValueError as exc:
+    raise ImproperlyConfigured("RECOVERY_EQUIPOISE_POINTS must be a number of score points, e.g. 5.") from exc
+if not 0 <= RECOVERY_EQUIPOISE_POINTS <= 50:
+    raise ImproperlyConfigured("RECOVERY_EQUIPOISE_POINTS must be between 0 and 50 score points.")
 
 # Approvals (docs/playbook-and-approvals.md): a request not decided within REMIND hours reminds its
 # approvers once; one not decided within ESCALATE hours moves one tier up.

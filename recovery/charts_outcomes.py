@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from recovery.learning import THIN_N
+
+# CSS classes keep their old names (the colours of the two complainer groups did not change).
 SERIES = (
-    ("recovered", "Recovered complainers", "s-recovered"),
-    ("unrecovered", "Complainers not recovered", "s-unrecovered"),
-    ("never_complained", "Never complained", "s-never"),
+    ("offered", "Offered a gesture", "s-recovered"),
+    ("not_offered", "Not offered a gesture", "s-unrecovered"),
+    ("never_complained", "Never complained (context)", "s-never"),
 )
 TICKS = (0, 25, 50, 75, 100)
 
@@ -23,13 +26,14 @@ def _pct(value: float | None) -> str:
 
 
 def describe(label: str, rate: Mapping[str, Any]) -> str:
-    """'Recovered complainers: 73% came back (88 of 120; 95% interval 64–80%)'."""
+    """'Offered a gesture: 73% came back (88 of 120; 95% interval 64–80%)', flagged when too few to tell."""
     if not rate["customers"]:
         return f"{label}: no settled windows yet"
-    return (
+    text = (
         f"{label}: {_pct(rate['rate'])} came back ({rate['returned']:,} of {rate['customers']:,}; "
         f"95% interval {rate['low']:.0%}–{rate['high']:.0%})"
     )
+    return text + (" — too few to tell" if rate.get("thin") else "")
 
 
 def _y(value: float, top: float, height: float) -> float:
@@ -129,23 +133,23 @@ def trend_chart(months: Sequence[Mapping[str, Any]], *, width: int = 640, height
     }
 
 
-MIN_N = 10  # as recovery.learning.cell_signal: below it the playbook says "too little data"
+MIN_N = THIN_N  # below it a rate is "too few to tell", drawn faded and after the well-measured ones
 
 
 def gesture_chart(gestures: Sequence[Mapping[str, Any]], *, width: int = 640, row: int = 30) -> dict[str, Any]:
-    """Horizontal bars: each gesture's return rate with its 95% interval and how many customers it rests on.
+    """Horizontal bars: the return rate after each gesture was offered, with its 95% interval and n.
 
     Gestures measured on enough customers come first, best rate first; the others follow, faded.
     """
     left, right, top = 214, 96, 8
     gestures = sorted(
         gestures,
-        key=lambda g: (g["recovered"]["customers"] < MIN_N, -(g["recovered"]["rate"] or 0), -g["recovered"]["customers"]),
+        key=lambda g: (g["offered"]["customers"] < MIN_N, -(g["offered"]["rate"] or 0), -g["offered"]["customers"]),
     )
     plot_w = width - left - right
     rows = []
     for index, gesture in enumerate(gestures):
-        rate = gesture["recovered"]
+        rate = gesture["offered"]
         y = top + row * index
         label = gesture["label"] if len(gesture["label"]) <= 28 else gesture["label"][:27] + "…"
         mid = y + row / 2
@@ -159,7 +163,7 @@ def gesture_chart(gestures: Sequence[Mapping[str, Any]], *, width: int = 640, ro
             "label": label,
             "n": f"n={rate['customers']:,}",
             "thin": rate["customers"] < MIN_N,
-            "title": describe(gesture["label"], rate) + (" — too little data to rank by" if rate["customers"] < MIN_N else ""),
+            "title": describe(gesture["label"], rate),
         }
         if rate["rate"] is not None:
             item.update(

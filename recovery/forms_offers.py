@@ -62,9 +62,11 @@ class GestureForm(forms.ModelForm):
             "min_grade",
             "approval_tier",
             "per_customer_per_year",
+            "equivalence_group",
             "active",
         ]
         labels = {
+            "equivalence_group": "Equally good as (group name)",
             "code": "Code",
             "script": "Script for the agent",
         }

@@ -1,10 +1,12 @@
 """Learning which gestures bring customers back — pure statistics, no ORM.
 
-For each (cause, gesture) cell we keep a Beta posterior of "returned within the watch window".
-Cells are small (one cause, one gesture), so each cell is shrunk toward the gesture's pooled rate
-across all causes, and that pooled rate is itself shrunk toward a global prior. Suggestions draw
-from the posterior (Thompson sampling) so a gesture that merely looks good on three customers does
-not lock the others out, and the UI says "too little data" below a minimum count.
+For each (cause, gesture) cell we keep a Beta posterior of "came back within the watch window,
+given the gesture was offered" — declined offers included, so a gesture customers refuse does not
+look better than it is. Cells are small (one cause, one gesture), so each cell starts from a prior
+built *without its own data* (leave-one-out): the gesture's record in the other causes, shrunk toward
+the cause's rate over the other gestures. From the very first outcome the posterior counts — there
+is no minimum before learning starts (a cliff there made new gestures be tried in a fixed order);
+below THIN_N outcomes the label only says "too few to tell".
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "THIN_N",
     "LearnedSignal",
     "beta_posterior",
     "cell_signal",
+    "loo_prior_mean",
     "simulate_bandit",
     "simulate_returns",
     "thompson_preference",
@@ -25,12 +29,21 @@ __all__ = [
 ]
 
 
+# Below this many outcomes a rate is labelled "too few to tell" (the ranking still counts it).
+THIN_N = 30
+# How many outcomes the leave-one-out prior is worth: enough to start near what the rest of the
+# data says, few enough that a cell's own first dozens of outcomes move it.
+PRIOR_STRENGTH = 10.0
+
+
 @dataclass(frozen=True)
 class LearnedSignal:
     """What the playbook needs to know about one gesture's record for one cause.
 
-    `mean` is the shrunk posterior mean; `sample` is one Thompson draw (None when no rng was given);
-    `n`/`successes` are the raw counts of this cell; `label` is a sentence for the agent.
+    `mean` is the posterior mean of P(return | offered); `alpha`/`beta` the posterior; `prior_mean`
+    the leave-one-out prior it started from; `cause_mean` the cause's rate over every gesture (what
+    the ranking scores against); `sample` one Thompson draw (None without an rng); `n`/`successes`
+    the raw counts of this cell; `label` a sentence for the agent.
     """
 
     mean: float
@@ -39,11 +52,21 @@ class LearnedSignal:
     successes: int
     insufficient_data: bool
     label: str
+    alpha: float = 1.0
+    beta: float = 1.0
+    prior_mean: float = 0.5
+    cause_mean: float = 0.5
 
     @property
     def rate(self) -> float:
-        """The rate ranking should use: the Thompson draw when there is one, else the mean."""
+        """The Thompson draw when there is one, else the mean."""
         return self.sample if self.sample is not None else self.mean
+
+    @property
+    def sd(self) -> float:
+        """Standard deviation of the posterior: how unsure the mean still is."""
+        total = self.alpha + self.beta
+        return math.sqrt(self.alpha * self.beta / (total * total * (total + 1.0)))
 
 
 def _check_counts(successes: int, trials: int) -> None:
@@ -68,39 +91,84 @@ def beta_posterior(successes: int, trials: int, prior_mean: float, prior_strengt
     return alpha, beta
 
 
+def loo_prior_mean(
+    cell_successes: int,
+    cell_trials: int,
+    pooled_successes: int,
+    pooled_trials: int,
+    *,
+    cause_successes: int | None = None,
+    cause_trials: int | None = None,
+    prior_strength: float = PRIOR_STRENGTH,
+    global_prior: float = 0.5,
+) -> float:
+    """The prior mean of one (cause, gesture) cell, built without the cell's own outcomes.
+
+    `pooled_*` are the gesture's counts over all causes and `cause_*` the cause's counts over all
+    gestures; both include the cell, which is taken out of each (leave-one-out). The cause's rate over
+    the other gestures (shrunk toward `global_prior`) is the base; the gesture's record in the other
+    causes moves the prior away from it with `prior_strength` pseudo-counts. A prior that included the
+    cell would count its outcomes twice and make a lucky start look surer than it is.
+    """
+    _check_counts(cell_successes, cell_trials)
+    _check_counts(pooled_successes, pooled_trials)
+    other_s, other_n = pooled_successes - cell_successes, pooled_trials - cell_trials
+    if other_n < 0 or other_s < 0 or other_s > other_n:
+        raise ValueError("pooled counts must include the cell's counts")
+    base = global_prior
+    if cause_successes is not None and cause_trials is not None:
+        _check_counts(cause_successes, cause_trials)
+        rest_s, rest_n = cause_successes - cell_successes, cause_trials - cell_trials
+        if rest_n < 0 or rest_s < 0 or rest_s > rest_n:
+            raise ValueError("cause counts must include the cell's counts")
+        base = (rest_s + global_prior * prior_strength) / (rest_n + prior_strength)
+    return (other_s + base * prior_strength) / (other_n + prior_strength)
+
+
 def cell_signal(
     cell_successes: int,
     cell_trials: int,
     pooled_successes: int,
     pooled_trials: int,
     *,
-    min_n: int = 10,
-    prior_strength: float = 10.0,
+    cause_successes: int | None = None,
+    cause_trials: int | None = None,
+    min_n: int = THIN_N,
+    prior_strength: float = PRIOR_STRENGTH,
     global_prior: float = 0.5,
     rng: random.Random | None = None,
 ) -> LearnedSignal:
-    """The learned return rate of one gesture for one cause.
+    """The learned return rate of one gesture for one cause: P(return | offered).
 
-    `pooled_*` are the gesture's counts over all causes (they may include this cell). Two levels
-    of shrinkage: the pooled rate toward `global_prior`, then the cell toward that pooled rate,
-    both with `prior_strength` pseudo-counts. With `rng`, `sample` is a Thompson draw from the
-    cell's posterior; callers pass a seeded `random.Random` when they need repeatable results.
+    `pooled_*` are the gesture's counts over all causes and `cause_*` the cause's over all gestures,
+    both including this cell (see `loo_prior_mean`). The posterior counts from the first outcome;
+    `min_n` only decides the "too few to tell" label. With `rng`, `sample` is a Thompson draw.
     """
-    _check_counts(cell_successes, cell_trials)
-    _check_counts(pooled_successes, pooled_trials)
-    # Shrinking the pool too keeps its mean strictly inside (0, 1), e.g. a new gesture at 0/0.
-    pooled_alpha, pooled_beta = beta_posterior(pooled_successes, pooled_trials, global_prior, prior_strength)
-    pooled_mean = pooled_alpha / (pooled_alpha + pooled_beta)
-    alpha, beta = beta_posterior(cell_successes, cell_trials, pooled_mean, prior_strength)
+    prior = loo_prior_mean(
+        cell_successes,
+        cell_trials,
+        pooled_successes,
+        pooled_trials,
+        cause_successes=cause_successes,
+        cause_trials=cause_trials,
+        prior_strength=prior_strength,
+        global_prior=global_prior,
+    )
+    # The prior mean stays strictly inside (0, 1): it is a shrunk average with positive pseudo-counts.
+    alpha, beta = beta_posterior(cell_successes, cell_trials, prior, prior_strength)
     mean = alpha / (alpha + beta)
+    if cause_successes is not None and cause_trials is not None:
+        cause_mean = (cause_successes + global_prior * prior_strength) / (cause_trials + prior_strength)
+    else:
+        cause_mean = global_prior
     sample = rng.betavariate(alpha, beta) if rng is not None else None
     insufficient = cell_trials < min_n
-    if insufficient:
-        label = f"Too little data yet to know how often it brings customers back (n={cell_trials})"
+    if cell_trials == 0:
+        label = "Not offered for this cause yet (n=0)"
     else:
         # Show the observed share, not the shrunk mean: it is what an agent can check by hand.
-        observed = cell_successes / cell_trials
-        label = f"Brought back {observed:.0%} of similar customers (n={cell_trials})"
+        observed = f"Came back after {cell_successes / cell_trials:.0%} of offers to similar customers (n={cell_trials})"
+        label = f"{observed} — too few to tell yet" if insufficient else observed
     return LearnedSignal(
         mean=mean,
         sample=sample,
@@ -108,6 +176,10 @@ def cell_signal(
         successes=cell_successes,
         insufficient_data=insufficient,
         label=label,
+        alpha=alpha,
+        beta=beta,
+        prior_mean=prior,
+        cause_mean=cause_mean,
     )
 
 
@@ -141,8 +213,8 @@ def thompson_preference(
     *,
     draws: int,
     rng: random.Random,
-    min_n: int = 10,
-    prior_strength: float = 10.0,
+    min_n: int = THIN_N,
+    prior_strength: float = PRIOR_STRENGTH,
 ) -> dict[str, float]:
     """Share of `draws` Thompson rounds each gesture wins, given (successes, trials) per gesture.
 

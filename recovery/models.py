@@ -214,6 +214,12 @@ class Gesture(models.Model):
     approval_tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.FRONTLINE)
     per_customer_per_year = models.PositiveSmallIntegerField(default=1)
     active = models.BooleanField(default=True)
+    equivalence_group = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Gestures with the same group name are treated as equally good: the playbook draws among them "
+        "at random (and logs the chance), so their results can be compared fairly.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -336,6 +342,10 @@ class SuggestionLog(models.Model):
     reasons = models.JSONField(default=list)
     shown_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     chosen = models.BooleanField(default=False)
+    # The chance this gesture had of being drawn into first place (0 outside the equipoise band), and
+    # whether first place was drawn at random on this showing — what inverse-propensity estimates need.
+    propensity = models.FloatField(null=True, blank=True)
+    randomised = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -377,10 +387,22 @@ class CustomerActivity(models.Model):
 
 
 class RecoveryOutcome(models.Model):
-    """Whether the customer came back after a complaint; recovered and unrecovered complaints alike."""
+    """Whether the customer came back after a complaint, watched from its resolution.
+
+    `offered`, `declined` and `offered_gesture` are the comparison group, fixed when the outcome is
+    opened at resolution and never changed (intention-to-treat: what the customer did afterwards, a late
+    fulfilment or a decline, cannot move them to the other group). `recovered`, `gesture`,
+    `gesture_cost` and `fulfilled_at` describe what was fulfilled and may be filled in later.
+    """
 
     complaint = models.OneToOneField(Complaint, on_delete=models.CASCADE, related_name="outcome")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="outcomes")
+    offered = models.BooleanField(default=False, help_text="A gesture was offered by the resolution (fixed then).")
+    declined = models.BooleanField(default=False, help_text="The customer declined the offer (still counted as offered).")
+    offered_gesture = models.ForeignKey(
+        Gesture, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The gesture offered."
+    )
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
     recovered = models.BooleanField(help_text="A gesture was fulfilled for this complaint.")
     offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     gesture = models.ForeignKey(Gesture, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

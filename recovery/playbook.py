@@ -8,24 +8,34 @@ for the agent. What the research says, and where it shows up here:
   Grégoire 2015): `compensation_fit`, for money gestures only.
 - A recovery must surprise; the same gesture twice is no surprise, and past its yearly limit it is
   never suggested: `surprise_fit` and the "already received" exclusion.
-- What brought similar customers back: the learned rate from `recovery.learning`, counted only
-  once there is enough data.
+- What brought similar customers back: the learned P(return | offered) from `recovery.learning`,
+  counted from the first outcome, in score points above or below the cause's mean rate
+  (`LEARNED_POINTS_PER_PCT`). Fit is where a gesture starts, not a wall: a gesture that clearly
+  brings more customers back overtakes one that only fits better on paper.
+- Exploration the data can trust: the gestures in *equipoise* with the top one — within
+  `band_points` of its score, or not yet distinguishable from it given what is known, or marked
+  equivalent by a manager — share first place by a logged random draw (`Suggestion.propensity`),
+  so their return rates can later be compared as a randomised experiment.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeAlias
 
-from recovery.learning import LearnedSignal
+from recovery.learning import PRIOR_STRENGTH, LearnedSignal
 
 __all__ = [
     "BAND_HIGH",
     "BAND_LOW",
     "CAUSES",
+    "EQUIPOISE_POINTS",
     "GRADES",
+    "LEARNED_POINTS_PER_PCT",
     "KIND_FIT",
     "MONEY_KINDS",
     "RESOURCE_KINDS",
@@ -37,6 +47,7 @@ __all__ = [
     "Ranking",
     "Suggestion",
     "compensation_fit",
+    "equipoise_band",
     "rank_gestures",
 ]
 
@@ -150,8 +161,21 @@ _WEIGHTS: Mapping[str, float] = {
     "grade": 15.0,
     "compensation": 15.0,
     "value": 10.0,
-    "learned": 25.0,
 }
+# Score points for each percentage point a gesture's learned return rate stands above (or below) the
+# cause's mean. Fit scores of the gestures for one case usually lie within 30 points of each other,
+# so a gesture that brings back 10 points more customers (50 score points) overtakes the best fit —
+# once the data say so clearly; while unsure, the posterior mean stays near the prior. Chosen with
+# `python -m bench learning` (docs/outcomes-and-metrics.md).
+LEARNED_POINTS_PER_PCT = 5.0
+# Gestures within this many points of the top score are in equipoise (RECOVERY_EQUIPOISE_POINTS).
+EQUIPOISE_POINTS = 5.0
+# A gesture whose score could still reach the top one (mean + this many standard deviations) is in
+# the band too: the data cannot tell it apart yet.
+_OPTIMISM_Z = 2.0
+# Share of first place spread evenly over the band, so every member keeps a chance big enough for the
+# inverse-propensity estimates to stay stable; the rest follows how likely each is the best.
+_EXPLORE_SHARE = 0.1
 # An ugly case will not come back for an expected remedy, so surprise counts most there.
 _SURPRISE_WEIGHT: Mapping[str, float] = {"good": 5.0, "neutral": 10.0, "bad": 15.0, "ugly": 30.0}
 # Each grade step a gesture sits below the case makes it feel that much lighter.
@@ -261,6 +285,8 @@ class ComplaintContext:
     lifetime_value: Decimal
     # Gesture code -> how many times this customer got it in the past 12 months.
     received_gesture_counts_past_year: Mapping[str, int] = field(default_factory=dict)
+    # Codes of gestures this customer was ever offered: a surprise is never suggested twice.
+    ever_offered: frozenset[str] = frozenset()
     # The most this case may spend; None means no cap.
     budget: Decimal | None = None
     currency: str = "GBP"
@@ -288,13 +314,16 @@ class Suggestion:
     reasons: tuple[str, ...]
     # Component name -> fit 0–1, only the components that counted; stored for the audit trail.
     components: Mapping[str, float]
+    # Probability this gesture was drawn into first place (0 outside the equipoise band).
+    propensity: float = 0.0
+    in_band: bool = False
 
 
 @dataclass(frozen=True)
 class Exclusion:
     gesture_id: int | None
     gesture_code: str
-    # One of: inactive, wrong_cause, below_grade, already_received, no_loss, over_budget.
+    # One of: inactive, wrong_cause, below_grade, surprise_used, already_received, no_loss, over_budget.
     reason: str
     detail: str
 
@@ -305,6 +334,10 @@ class Ranking:
     suggestions: tuple[Suggestion, ...]
     # Every gesture that could not be offered, in input order, with the first reason that ruled it out.
     excluded: tuple[Exclusion, ...]
+    # Codes of the gestures in equipoise with the top one, best score first.
+    band: tuple[str, ...] = ()
+    # First place was drawn at random among two or more gestures (with the logged propensities).
+    randomised: bool = False
 
 
 def compensation_fit(value: Decimal, loss: Decimal) -> float:
@@ -334,6 +367,9 @@ def _exclusion(gesture: GestureSpec, context: ComplaintContext) -> Exclusion | N
     if GRADES.index(context.grade) < GRADES.index(gesture.min_grade):
         floor = "ugly cases" if gesture.min_grade == "ugly" else f"{gesture.min_grade} cases and worse"
         return excluded("below_grade", f"Kept for {floor}; this one is {context.grade}")
+    if gesture.surprise > 0 and gesture.code in context.ever_offered:
+        # The surprise is the point of it; the second time it is expected.
+        return excluded("surprise_used", "Already offered to this customer once; a surprise only surprises once")
     received = context.received_gesture_counts_past_year.get(gesture.code, 0)
     if received >= gesture.per_customer_per_year:
         return excluded(
@@ -437,7 +473,7 @@ def _value_component(gesture: GestureSpec, context: ComplaintContext) -> tuple[f
 
 def _score(
     gesture: GestureSpec, context: ComplaintContext, learned: LearnedRates | None
-) -> tuple[float, tuple[str, ...], dict[str, float]]:
+) -> tuple[float, float, tuple[str, ...], dict[str, float]]:
     parts: list[tuple[str, float, float, str | None]] = []  # name, weight, fit, reason
 
     fit, reason = _cause_component(gesture, context.cause)
@@ -453,29 +489,82 @@ def _score(
     parts.append(("surprise", _SURPRISE_WEIGHT[context.grade], fit, reason))
     fit, reason = _value_component(gesture, context)
     parts.append(("value", _WEIGHTS["value"], fit, reason))
+    learned_points, learned_sd = 0.0, 0.0
     if learned is not None:
         signal = learned.get(gesture.code)
         if signal is None:
-            parts.append(
-                (
-                    "learned",
-                    0.0,
-                    0.0,
-                    "Too little data yet to know how often it brings customers back (n=0)",
-                )
-            )
-        elif signal.insufficient_data:
-            # Shown, but not scored: a handful of outcomes is noise.
-            parts.append(("learned", 0.0, 0.0, signal.label))
+            # Nothing known for this cause: no points, and as unsure as the prior alone.
+            learned_sd = _points(math.sqrt(0.25 / (PRIOR_STRENGTH + 1.0)))
+            learned_reason = "Not offered for this cause yet (n=0)"
         else:
-            parts.append(("learned", _WEIGHTS["learned"], signal.rate, signal.label))
+            learned_points = _points(signal.mean - signal.cause_mean)
+            learned_sd = _points(signal.sd)
+            learned_reason = signal.label
+            if signal.n and abs(learned_points) >= 0.5:
+                side = "above" if learned_points > 0 else "below"
+                learned_reason += f"; {abs(learned_points):.0f} points {side} this cause's average"
+        parts.append(("learned", 0.0, signal.mean if signal else 0.0, learned_reason))
 
     counted = [(name, weight, fit) for name, weight, fit, _ in parts if weight > 0]
     total_weight = sum(weight for _, weight, _ in counted)
-    score = round(100 * sum(weight * fit for _, weight, fit in counted) / total_weight, 1)
+    fit_score = 100 * sum(weight * fit for _, weight, fit in counted) / total_weight
+    score = round(fit_score + learned_points, 1)
     reasons = tuple(reason for *_, reason in parts if reason)
     components = {name: round(fit, 4) for name, _, fit in counted}
-    return score, reasons, components
+    if learned is not None:
+        components["learned"] = round(next(fit for name, _, fit, _ in parts if name == "learned"), 4)
+    return score, learned_sd, reasons, components
+
+
+def _points(rate_difference: float) -> float:
+    return LEARNED_POINTS_PER_PCT * 100 * rate_difference
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def equipoise_band(
+    scored: list[tuple[str, float, float]],
+    *,
+    band_points: float = EQUIPOISE_POINTS,
+    equivalent: Iterable[frozenset[str]] = (),
+) -> dict[str, float]:
+    """code -> probability of being drawn into first place, for the gestures in equipoise with the top.
+
+    `scored` is (code, score, sd of the score) best first. In the band: the top gesture, those within
+    `band_points` of it, those whose score could still reach it (score + 2 sd), and every gesture a
+    manager marked equivalent to a member. Each member's chance mixes how likely it beats the top one
+    (a normal approximation of the two posteriors) with an even share; they sum to 1.
+    """
+    if not scored:
+        return {}
+    top_code, top_score, top_sd = scored[0]
+    members = [
+        code
+        for code, score, sd in scored
+        if code == top_code or score >= top_score - band_points or score + _OPTIMISM_Z * sd >= top_score
+    ]
+    eligible = {code for code, _, _ in scored}
+    for group in equivalent:
+        if group & set(members):
+            members.extend(code for code, _, _ in scored if code in group and code not in members)
+    if len(members) == 1:
+        return {top_code: 1.0}
+    by_code = {code: (score, sd) for code, score, sd in scored if code in eligible}
+    weights = {}
+    for code in members:
+        score, sd = by_code[code]
+        spread = math.sqrt(sd * sd + top_sd * top_sd)
+        if code == top_code:
+            weights[code] = 0.5
+        elif spread > 0:
+            weights[code] = _normal_cdf((score - top_score) / spread)
+        else:
+            weights[code] = 0.5 if score >= top_score else 0.0
+    total = sum(weights.values())
+    even = _EXPLORE_SHARE / len(members)
+    return {code: (1 - _EXPLORE_SHARE) * weights[code] / total + even for code in members}
 
 
 def rank_gestures(
@@ -484,23 +573,44 @@ def rank_gestures(
     learned: LearnedRates | None = None,
     *,
     limit: int | None = 3,
+    rng: random.Random | None = None,
+    band_points: float = EQUIPOISE_POINTS,
+    equivalent: Iterable[frozenset[str]] = (),
 ) -> Ranking:
     """The best `limit` gestures for this complaint (all when None), and why the rest are out.
 
-    Deterministic for the same inputs (pass Thompson samples in `learned` from a seeded rng when
-    you need repeatable draws). Equal scores, compared at one decimal, are ordered by code.
+    Without `rng` the order is by score (equal scores, compared at one decimal, by code) and the
+    propensities say what a draw would do. With `rng` first place is drawn among the equipoise band
+    with those propensities (pass a seeded `random.Random` for a repeatable draw); the rest follow by
+    score. Deterministic for the same inputs.
     """
-    scored: list[tuple[float, GestureSpec, tuple[str, ...], dict[str, float]]] = []
+    scored: list[tuple[float, float, GestureSpec, tuple[str, ...], dict[str, float]]] = []
     excluded: list[Exclusion] = []
     for gesture in gestures:
         exclusion = _exclusion(gesture, context)
         if exclusion is not None:
             excluded.append(exclusion)
             continue
-        score, reasons, components = _score(gesture, context, learned)
-        scored.append((score, gesture, reasons, components))
+        score, sd, reasons, components = _score(gesture, context, learned)
+        scored.append((score, sd, gesture, reasons, components))
 
-    scored.sort(key=lambda item: (-item[0], item[1].code))
+    scored.sort(key=lambda item: (-item[0], item[2].code))
+    chances = equipoise_band(
+        [(g.code, score, sd) for score, sd, g, _, _ in scored], band_points=band_points, equivalent=equivalent
+    )
+    randomised = False
+    if rng is not None and len(chances) > 1:
+        # One uniform draw against the cumulative chances, in score order: repeatable for a seed.
+        point, cumulative, chosen = rng.random(), 0.0, None
+        for _, _, g, _, _ in scored:
+            if g.code in chances:
+                cumulative += chances[g.code]
+                chosen = g.code
+                if point < cumulative:
+                    break
+        scored.sort(key=lambda item: item[2].code != chosen)  # stable: the rest keep score order
+        randomised = True
+    band = tuple(g.code for _, _, g, _, _ in sorted(scored, key=lambda item: (-item[0], item[2].code)) if g.code in chances)
     if limit is not None:
         scored = scored[:limit]
     suggestions = tuple(
@@ -514,7 +624,9 @@ def rank_gestures(
             approval_tier=gesture.approval_tier,
             reasons=reasons,
             components=components,
+            propensity=round(chances.get(gesture.code, 0.0), 6),
+            in_band=gesture.code in chances,
         )
-        for rank, (score, gesture, reasons, components) in enumerate(scored, start=1)
+        for rank, (score, _, gesture, reasons, components) in enumerate(scored, start=1)
     )
-    return Ranking(suggestions=suggestions, excluded=tuple(excluded))
+    return Ranking(suggestions=suggestions, excluded=tuple(excluded), band=band, randomised=randomised)

@@ -42,8 +42,11 @@ class OutcomeWindowInline(admin.TabularInline):
 
 @admin.register(RecoveryOutcome)
 class RecoveryOutcomeAdmin(ReadOnlyAdmin):
-    list_display = ["complaint", "customer", "recovered", "gesture", "cause", "grade", "tier", "gesture_cost", "anchor_at"]
-    list_filter = ["recovered", "cause", "grade", "tier", "gesture"]
+    list_display = [
+        "complaint", "customer", "offered", "declined", "recovered", "gesture", "cause", "grade", "tier", "gesture_cost",
+        "anchor_at",
+    ]
+    list_filter = ["offered", "declined", "recovered", "cause", "grade", "tier", "gesture"]
     search_fields = ["complaint__subject", "customer__email", "customer__name"]
     date_hierarchy = "anchor_at"
     list_select_related = ["complaint", "customer", "gesture"]

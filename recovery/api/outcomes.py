@@ -257,6 +257,8 @@ class OutcomeOutput(serializers.ModelSerializer):
         fields = [
             "complaint",
             "customer_id",
+            "offered",
+            "declined",
             "recovered",
             "offer_id",
             "gesture",
@@ -264,6 +266,7 @@ class OutcomeOutput(serializers.ModelSerializer):
             "grade",
             "tier",
             "gesture_cost",
+            "fulfilled_at",
             "anchor_at",
             "hours_to_resolve",
             "summary",
@@ -316,14 +319,14 @@ METRIC_PARAMETERS = [
     OpenApiParameter("cause", str, enum=Cause.values),
     OpenApiParameter("grade", str, enum=Grade.values),
     OpenApiParameter("tier", str, enum=Tier.values),
-    OpenApiParameter("gesture", str, description="Gesture code; narrows the recovered group only."),
+    OpenApiParameter("gesture", str, description="Gesture code; narrows the offered group only."),
     OpenApiParameter("month_from", MONTH_SCHEMA, description="First month, YYYY-MM (by the outcome's anchor)."),
     OpenApiParameter("month_to", MONTH_SCHEMA, description="Last month, YYYY-MM, inclusive."),
 ]
 
 
 class RecoveryMetricsViewSet(viewsets.ViewSet):
-    """Return rates of recovered and unrecovered complainers and of customers who never complained."""
+    """Return rates of complainers offered a gesture and not, their difference, and never-complained context."""
 
     single_object = True  # `list` here answers one object (see tickets.api.schema)
 
@@ -340,7 +343,7 @@ class RecoveryMetricsViewSet(viewsets.ViewSet):
         parameters=METRIC_PARAMETERS,
         responses=OpenApiResponse(
             response=OpenApiTypes.OBJECT,
-            description="Rates with 95% intervals per window, uplift, money and breakdowns; "
+            description="Rates with n and 95% intervals per window, the difference, money and breakdowns; "
             "the shape and every definition are in docs/outcomes-and-metrics.md.",
         ),
     )

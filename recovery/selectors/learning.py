@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.db.models import Sum
 
@@ -11,10 +11,14 @@ from recovery.learning import LearnedSignal, cell_signal
 from recovery.models import GestureLearning
 
 
-def learned_rates_for(cause: str, *, rng: random.Random | None = None) -> Mapping[str, LearnedSignal]:
-    """gesture code -> LearnedSignal for this cause, shrunk toward the gesture's pooled rate.
+def learned_rates_for(
+    cause: str, *, codes: Iterable[str] = (), rng: random.Random | None = None
+) -> Mapping[str, LearnedSignal]:
+    """gesture code -> LearnedSignal of P(return | offered) for this cause, for every gesture with counts
+    and every code in `codes` (a gesture never offered starts from the prior).
 
-    With an rng the signal carries a Thompson sample; without one, the posterior mean. Two queries.
+    Each cell's prior leaves its own counts out (recovery.learning.loo_prior_mean). With an rng the
+    signal also carries a Thompson sample. Two queries.
     """
     pooled = {
         row["gesture__code"]: (row["s"] or 0, row["n"] or 0)
@@ -24,8 +28,13 @@ def learned_rates_for(cause: str, *, rng: random.Random | None = None) -> Mappin
         row["gesture__code"]: (row["successes"], row["trials"])
         for row in GestureLearning.objects.filter(cause=cause).values("gesture__code", "successes", "trials")
     }
+    cause_s = sum(s for s, _ in cells.values())
+    cause_n = sum(n for _, n in cells.values())
     signals = {}
-    for code, (pooled_s, pooled_n) in pooled.items():
+    for code in sorted(set(pooled) | set(codes)):
         cell_s, cell_n = cells.get(code, (0, 0))
-        signals[code] = cell_signal(cell_s, cell_n, pooled_s, pooled_n, rng=rng)
+        pooled_s, pooled_n = pooled.get(code, (0, 0))
+        signals[code] = cell_signal(
+            cell_s, cell_n, pooled_s, pooled_n, cause_successes=cause_s, cause_trials=cause_n, rng=rng
+        )
     return signals

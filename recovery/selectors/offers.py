@@ -10,9 +10,12 @@ docs/playbook-and-approvals.md):
 - No budget cap: the approval workflow, not the ranking, decides money. Hiding what is over the agent's
   own limit would hide exactly the costly-but-right gestures an executive should be asked about, so each
   suggestion says instead who has to approve it at that cost.
-- Thompson sampling: the draw comes from an rng seeded with (complaint, hour), so reloading the page, the
-  API and the offer itself see the same ranking within the hour, and what is logged is what was shown;
-  across complaints and hours the draws still explore.
+- Equipoise: first place is drawn among the gestures in equipoise (RECOVERY_EQUIPOISE_POINTS, gestures
+  the data cannot yet tell apart, those sharing an equivalence group) with an rng seeded with (complaint,
+  hour), so reloading the page, the API and the offer itself see the same ranking within the hour, and
+  what is logged (with its chance) is what was shown; across complaints and hours the draws still explore.
+- A gesture with surprise is never suggested again to a customer who was once offered it (approved,
+  fulfilled or declined: they have seen it), however long ago.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
@@ -53,6 +57,8 @@ RECEIVED_WINDOW = timedelta(days=365)
 # Offers that count as "the customer got this gesture" for the never-repeat rule; a rejected, declined or
 # withdrawn offer was never given.
 RECEIVED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
+# Offers the customer has seen: a surprise among them is no surprise the next time.
+SEEN_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED, Offer.Status.DECLINED)
 OPEN_STATUSES = (Offer.Status.PROPOSED, Offer.Status.PENDING_APPROVAL, Offer.Status.APPROVED)
 # Offers whose money is committed: approved and not (yet) declined by the customer nor withdrawn.
 COMMITTED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
@@ -145,6 +151,24 @@ def received_gesture_counts(*, customer_id: int, now: datetime) -> dict[str, int
     return {row["gesture__code"]: row["n"] for row in rows}
 
 
+def ever_offered_gestures(*, customer_id: int) -> frozenset[str]:
+    """Codes of the gestures this customer was ever offered (approved, fulfilled or declined)."""
+    return frozenset(
+        Offer.objects.filter(complaint__customer_id=customer_id, status__in=SEEN_STATUSES)
+        .values_list("gesture__code", flat=True)
+        .distinct()
+    )
+
+
+def equivalence_groups(gestures: Iterable[Gesture]) -> list[frozenset[str]]:
+    """Groups of gesture codes a manager marked as equally good (same equivalence group name)."""
+    groups: dict[str, set[str]] = {}
+    for gesture in gestures:
+        if gesture.equivalence_group:
+            groups.setdefault(gesture.equivalence_group.strip().lower(), set()).add(gesture.code)
+    return [frozenset(codes) for codes in groups.values() if len(codes) > 1]
+
+
 def suggestion_seed(*, complaint_id: int, now: datetime) -> int:
     """Same seed for one complaint within one clock hour (see the module docstring)."""
     hour = int(now.timestamp() // 3600)
@@ -162,6 +186,8 @@ class SuggestionView:
     scripts: Mapping[str, str]
     graded: bool
     seed: int
+    # First place was drawn at random among gestures in equipoise (each suggestion's propensity).
+    randomised: bool = False
 
     @property
     def top(self) -> tuple[Suggestion, ...]:
@@ -175,7 +201,7 @@ class SuggestionView:
 
 
 def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) -> SuggestionView:
-    """Rank the active playbook for this complaint. Five queries; writes nothing (logging is a service)."""
+    """Rank the active playbook for this complaint. Six queries; writes nothing (logging is a service)."""
     now = now or timezone.now()
     customer = complaint.customer
     grade = complaint.grade or UNGRADED_AS
@@ -185,14 +211,23 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
         monetary_loss=complaint.monetary_loss,
         lifetime_value=customer.lifetime_value,
         received_gesture_counts_past_year=received_gesture_counts(customer_id=customer.pk, now=now),
+        ever_offered=ever_offered_gestures(customer_id=customer.pk),
         budget=None,
         currency=complaint.currency,
     )
     gestures = list(Gesture.objects.filter(active=True).order_by("code"))
     specs = playbook_specs(gestures)
     seed = suggestion_seed(complaint_id=complaint.pk, now=now)
-    learned = learned_rates_for(complaint.cause, rng=random.Random(seed))
-    ranking: Ranking = rank_gestures(specs, context, learned, limit=None)
+    learned = learned_rates_for(complaint.cause, codes=[spec.code for spec in specs])
+    ranking: Ranking = rank_gestures(
+        specs,
+        context,
+        learned,
+        limit=None,
+        rng=random.Random(seed),
+        band_points=settings.RECOVERY_EQUIPOISE_POINTS,
+        equivalent=equivalence_groups(gestures),
+    )
     # A gesture already in flight on this complaint is not suggested again.
     in_flight = dict(
         Offer.objects.filter(complaint=complaint, status__in=OPEN_STATUSES).values_list("gesture__code", "status")
@@ -218,6 +253,8 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
         scripts={gesture.code: gesture.script for gesture in gestures},
         graded=bool(complaint.grade),
         seed=seed,
+        # An open offer taking first place out of the list leaves the draw unlogged-as-shown.
+        randomised=ranking.randomised and bool(ranked) and ranked[0].gesture_code == ranking.suggestions[0].gesture_code,
     )
 
 

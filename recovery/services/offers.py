@@ -215,6 +215,8 @@ def suggestions_log(*, view: selectors.SuggestionView, shown_to: Any | None, now
             score=s.score,
             reasons=list(s.reasons),
             shown_to=user,
+            propensity=s.propensity if view.randomised else None,
+            randomised=view.randomised,
         )
         for s in top
     )
@@ -236,6 +238,7 @@ GESTURE_FIELDS = (
     "min_grade",
     "approval_tier",
     "per_customer_per_year",
+    "equivalence_group",
     "active",
 )
 

@@ -3,8 +3,10 @@
 What callers may rely on (docs/outcomes-and-metrics.md has the long form):
 
 - A complaint that becomes resolved (or closed without being resolved) gets exactly one
-  `RecoveryOutcome`, anchored at the fulfilment of its fulfilled gesture (recovered) or at the
-  resolution (not recovered, the comparison group), with one `OutcomeWindow` per configured length.
+  `RecoveryOutcome`, anchored at the resolution, with one `OutcomeWindow` per configured length.
+  Its comparison group — offered a gesture or not, declined or not, which gesture — is decided then
+  and never changes (intention-to-treat): a gesture fulfilled late, or a decline, is recorded and
+  reported but does not move the outcome to the other group or its anchor.
 - A window [anchor, ends_at) is *returned* as soon as the customer has a qualifying activity in it
   (anything but a gesture redemption); it is *not returned* only once it has elapsed with none.
   Late-arriving activity corrects a window settled too early, so the answer never depends on
@@ -378,38 +380,80 @@ class _Plan:
     gesture_cost: Decimal
     anchor_at: datetime
     hours_to_resolve: float | None
+    fulfilled_at: datetime | None = None
 
 
-def _fulfilled_offers(complaint_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    """complaint id -> its fulfilled offers, latest first; one query."""
+@dataclass(frozen=True)
+class Group:
+    """The comparison group of a complaint's outcome, decided at its resolution (intention-to-treat)."""
+
+    offered: bool
+    declined: bool
+    offered_gesture_id: int | None
+
+
+# Offers not called off by the resolution: put to the customer's case, whatever came of them after.
+OFFERED_STATUSES = (
+    Offer.Status.PROPOSED,
+    Offer.Status.PENDING_APPROVAL,
+    Offer.Status.APPROVED,
+    Offer.Status.FULFILLED,
+    Offer.Status.DECLINED,
+)
+
+
+def itt_group(offers: Sequence[Mapping[str, Any]]) -> Group:
+    """The group of a complaint from its offers at resolution (each: status, gesture_id), latest first.
+
+    Offered: any offer not rejected or withdrawn — a decline stays offered, because who declines is not
+    chance and leaving them out would flatter the gesture. The gesture judged is the fulfilled one, else
+    the latest offered. Pure, so the zero-effect simulation groups exactly as the service does.
+    """
+    live = [o for o in offers if o["status"] in OFFERED_STATUSES]
+    if not live:
+        return Group(offered=False, declined=False, offered_gesture_id=None)
+    fulfilled = [o for o in live if o["status"] == Offer.Status.FULFILLED]
+    judged = (fulfilled or live)[0]
+    declined = not fulfilled and any(o["status"] == Offer.Status.DECLINED for o in live)
+    return Group(offered=True, declined=declined, offered_gesture_id=judged["gesture_id"])
+
+
+def _offers(complaint_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """complaint id -> its offers, latest first; one query."""
     offers: dict[int, list[dict[str, Any]]] = {}
     rows = (
-        Offer.objects.filter(complaint_id__in=list(complaint_ids), status=Offer.Status.FULFILLED)
-        .order_by("complaint_id", "-fulfilled_at", "-id")
-        .values("complaint_id", "id", "gesture_id", "cost", "fulfilled_at")
+        Offer.objects.filter(complaint_id__in=list(complaint_ids))
+        .order_by("complaint_id", "-created_at", "-id")
+        .values("complaint_id", "id", "status", "gesture_id", "cost", "fulfilled_at", "created_at")
     )
     for row in rows:
         offers.setdefault(row["complaint_id"], []).append(row)
     return offers
 
 
+def _fulfilled(offers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [o for o in offers if o["status"] == Offer.Status.FULFILLED]
+    return sorted(rows, key=lambda o: (o["fulfilled_at"] or o["created_at"], o["id"]), reverse=True)
+
+
 def _plan(complaint: Complaint, fulfilled: list[dict[str, Any]]) -> _Plan | None:
-    """Where the outcome of this complaint is anchored, and whether it counts as recovered."""
+    """The outcome's anchor (the resolution, for every group) and what was fulfilled, if anything."""
     resolved_at = complaint.resolved_at or complaint.closed_at
     if resolved_at is None:
         return None
     hours = max(round((resolved_at - complaint.created_at).total_seconds() / 3600, 2), 0.0)
     if not fulfilled:
         return _Plan(False, None, None, Decimal("0.00"), resolved_at, hours)
-    # Several fulfilled gestures: the latest is the one being judged, the cost is what all of them cost.
+    # Several fulfilled gestures: the latest is the one described, the cost is what all of them cost.
     latest = fulfilled[0]
     return _Plan(
         recovered=True,
         offer_id=latest["id"],
         gesture_id=latest["gesture_id"],
         gesture_cost=sum((row["cost"] for row in fulfilled), Decimal("0.00")),
-        anchor_at=latest["fulfilled_at"] or resolved_at,
+        anchor_at=resolved_at,
         hours_to_resolve=hours,
+        fulfilled_at=latest["fulfilled_at"],
     )
 
 
@@ -424,12 +468,15 @@ class OpenResult:
 def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResult:
     """Open the outcome of a resolved or closed complaint; safe to call any number of times.
 
-    - First call: one outcome with a window per OUTCOME_WINDOWS_DAYS, one timeline event; activity
-      already recorded after the anchor closes windows at once, and windows already elapsed settle.
+    - First call: one outcome with a window per OUTCOME_WINDOWS_DAYS and its group fixed (see
+      `itt_group`), one timeline event; activity already recorded after the anchor closes windows at
+      once, and windows already elapsed settle.
     - Reopened and resolved again while every window is still pending: the outcome is re-anchored to
-      the new resolution (or the gesture fulfilled meanwhile) — one event, windows rebuilt.
-    - Once a window is decided the outcome is final: what the customer did after the first
-      resolution has been observed and counted, so a later resolution does not move it.
+      the new resolution — one event, windows rebuilt; its group stays.
+    - A gesture fulfilled after the resolution is recorded (what it cost, when) — one event — without
+      moving the anchor or the group.
+    - Once a window is decided the anchor is final: what the customer did after the first resolution
+      has been observed and counted, so a later resolution does not move it.
     """
     now = now or timezone.now()
     complaint = (
@@ -437,39 +484,48 @@ def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResul
     )
     if complaint is None or complaint.status not in (Status.RESOLVED, Status.CLOSED):
         return OpenResult(None, "not_resolved")
-    plan = _plan(complaint, _fulfilled_offers([complaint.pk]).get(complaint.pk, []))
+    offers = _offers([complaint.pk]).get(complaint.pk, [])
+    plan = _plan(complaint, _fulfilled(offers))
     if plan is None:
         return OpenResult(None, "not_resolved")
     _lock_customers([complaint.customer_id])
     outcome = RecoveryOutcome.objects.filter(complaint_id=complaint.pk).first()
     if outcome is None:
+        group = itt_group(offers)
         outcome = RecoveryOutcome.objects.create(
             complaint=complaint,
             customer_id=complaint.customer_id,
             cause=complaint.cause,
             grade=complaint.grade,
             tier=complaint.tier,
+            offered=group.offered,
+            declined=group.declined,
+            offered_gesture_id=group.offered_gesture_id,
             **_plan_fields(plan),
         )
         _windows_create(outcome)
         action = "opened"
     else:
-        if outcome.windows.exclude(state=State.PENDING).exists():
-            return OpenResult(outcome, "decided")
-        same = (
+        decided = outcome.windows.exclude(state=State.PENDING).exists()
+        fulfilment_same = outcome.offer_id == plan.offer_id and outcome.gesture_cost == plan.gesture_cost
+        anchor_same = decided or (
             outcome.anchor_at == plan.anchor_at
-            and outcome.recovered == plan.recovered
-            and outcome.offer_id == plan.offer_id
             and sorted(outcome.windows.values_list("days", flat=True)) == list(window_days())
         )
-        if same:
-            return OpenResult(outcome, "unchanged")
-        for name, value in {**_plan_fields(plan), "grade": complaint.grade, "tier": complaint.tier}.items():
+        if fulfilment_same and anchor_same:
+            return OpenResult(outcome, "decided" if decided else "unchanged")
+        # The group (offered, declined, offered_gesture) is never touched here: it was fixed at opening.
+        fields = _fulfilment_fields(plan)
+        if not anchor_same:
+            fields |= {"anchor_at": plan.anchor_at, "hours_to_resolve": plan.hours_to_resolve,
+                       "grade": complaint.grade, "tier": complaint.tier}
+        for name, value in fields.items():
             setattr(outcome, name, value)
         outcome.save()
-        outcome.windows.all().delete()
-        _windows_create(outcome)
-        action = "reanchored"
+        if not anchor_same:
+            outcome.windows.all().delete()
+            _windows_create(outcome)
+        action = "fulfilment" if anchor_same else "reanchored"
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.OUTCOME,
@@ -477,6 +533,8 @@ def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResul
         message=_opening_message(outcome, action),
         data={
             "action": action,
+            "offered": outcome.offered,
+            "declined": outcome.declined,
             "recovered": outcome.recovered,
             "offer_id": outcome.offer_id,
             "gesture_id": outcome.gesture_id,
@@ -507,14 +565,17 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
         .filter(pk__in=list(complaint_ids), status__in=[Status.RESOLVED, Status.CLOSED], outcome__isnull=True)
         .order_by("pk")
     )
-    offers = _fulfilled_offers(c.pk for c in complaints)
-    planned = [(c, plan) for c in complaints if (plan := _plan(c, offers.get(c.pk, []))) is not None]
+    offers = _offers(c.pk for c in complaints)
+    planned = [(c, plan) for c in complaints if (plan := _plan(c, _fulfilled(offers.get(c.pk, [])))) is not None]
     if not planned:
         return 0
     _lock_customers(c.customer_id for c, _ in planned)
     outcomes = RecoveryOutcome.objects.bulk_create(
         [
-            RecoveryOutcome(complaint=c, customer_id=c.customer_id, cause=c.cause, grade=c.grade, tier=c.tier, **_plan_fields(plan))
+            RecoveryOutcome(
+                complaint=c, customer_id=c.customer_id, cause=c.cause, grade=c.grade, tier=c.tier,
+                **_group_fields(itt_group(offers.get(c.pk, []))), **_plan_fields(plan),
+            )
             for c, plan in planned
         ],
         batch_size=MAX_BATCH,
@@ -527,7 +588,11 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
         ],
         batch_size=MAX_BATCH,
     )
-    titles = dict(Gesture.objects.filter(pk__in={o.gesture_id for o in outcomes if o.gesture_id}).values_list("pk", "title"))
+    titles = dict(
+        Gesture.objects.filter(pk__in={o.offered_gesture_id for o in outcomes if o.offered_gesture_id}).values_list(
+            "pk", "title"
+        )
+    )
     TimelineEvent.objects.bulk_create(
         [
             TimelineEvent(
@@ -535,9 +600,10 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
                 kind=TimelineEvent.Kind.OUTCOME,
                 actor_type=SYSTEM.kind,
                 actor_label=SYSTEM.label,
-                message=_opening_message(outcome, "opened", gesture_title=titles.get(outcome.gesture_id)),
+                message=_opening_message(outcome, "opened", gesture_title=titles.get(outcome.offered_gesture_id)),
                 data=jsonable(
-                    {"action": "opened", "recovered": outcome.recovered, "offer_id": outcome.offer_id,
+                    {"action": "opened", "offered": outcome.offered, "declined": outcome.declined,
+                     "recovered": outcome.recovered, "offer_id": outcome.offer_id,
                      "gesture_id": outcome.gesture_id, "anchor_at": outcome.anchor_at, "windows_days": list(window_days())}
                 ),
             )
@@ -551,15 +617,22 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
     return len(outcomes)
 
 
-def _plan_fields(plan: _Plan) -> dict[str, Any]:
+def _fulfilment_fields(plan: _Plan) -> dict[str, Any]:
     return {
         "recovered": plan.recovered,
         "offer_id": plan.offer_id,
         "gesture_id": plan.gesture_id,
         "gesture_cost": plan.gesture_cost,
-        "anchor_at": plan.anchor_at,
-        "hours_to_resolve": plan.hours_to_resolve,
+        "fulfilled_at": plan.fulfilled_at,
     }
+
+
+def _plan_fields(plan: _Plan) -> dict[str, Any]:
+    return {**_fulfilment_fields(plan), "anchor_at": plan.anchor_at, "hours_to_resolve": plan.hours_to_resolve}
+
+
+def _group_fields(group: Group) -> dict[str, Any]:
+    return {"offered": group.offered, "declined": group.declined, "offered_gesture_id": group.offered_gesture_id}
 
 
 def _windows_create(outcome: RecoveryOutcome) -> None:
@@ -574,13 +647,16 @@ def _windows_create(outcome: RecoveryOutcome) -> None:
 def _opening_message(outcome: RecoveryOutcome, action: str, *, gesture_title: str | None = None) -> str:
     days = window_days()
     spans = ", ".join(str(d) for d in days[:-1]) + (f" and {days[-1]}" if len(days) > 1 else str(days[-1]))
-    if outcome.recovered:
-        if gesture_title is None and outcome.gesture_id:
-            gesture_title = outcome.gesture.title
-        title = gesture_title or "the gesture"
-        what = f"after {title} was fulfilled"
+    if action == "fulfilment":
+        title = gesture_title or (outcome.gesture.title if outcome.gesture_id else "The gesture")
+        return f"{title} was fulfilled after the resolution; the outcome stays in the group it was given then"
+    if outcome.offered:
+        if gesture_title is None and outcome.offered_gesture_id:
+            gesture_title = outcome.offered_gesture.title
+        title = gesture_title or "a gesture"
+        what = f"after resolution; {title} was offered" + (" and declined" if outcome.declined else "")
     else:
-        what = "after resolution without a gesture (comparison group)"
+        what = "after resolution without a gesture offered (comparison group)"
     lead = "Watching again" if action == "reanchored" else "Watching"
     return f"{lead} whether the customer comes back within {spans} days {what}"
 
@@ -805,8 +881,9 @@ def outcome_reconcile(*, limit: int = 500) -> ReconcileResult:
     """Catch up on work whose task never ran: select the complaints in bulk, queue one opening each.
 
     Finds resolved or closed complaints without an outcome (the broker was down when they were
-    resolved), and unrecovered outcomes, still fully pending, whose complaint has since had a
-    gesture fulfilled (the offer was fulfilled after the resolution). At most `limit` of each.
+    resolved), and outcomes with no fulfilment recorded, still fully pending, whose complaint has since
+    had a gesture fulfilled (fulfilled after the resolution: its cost is recorded, the group stays).
+    At most `limit` of each.
     """
     missing = list(
         Complaint.objects.filter(status__in=[Status.RESOLVED, Status.CLOSED], outcome__isnull=True)
@@ -869,26 +946,31 @@ class LearningResult:
 
 @transaction.atomic
 def gesture_learning_recompute(*, now: datetime | None = None) -> LearningResult:
-    """Rebuild GestureLearning from settled 60-day windows of recovered outcomes: one aggregate, one upsert.
+    """Rebuild GestureLearning from settled 60-day windows of offered outcomes: one aggregate, one upsert.
 
-    Only windows that have fully elapsed count. A return is known early but a non-return only at
-    the window's end, so counting undecided-but-returned windows would flatter recent gestures.
-    Cells whose outcomes are gone drop to 0/0. Safe to run any number of times.
+    The counts are P(return | offered): every outcome whose complaint was offered the gesture by its
+    resolution, declines and late fulfilments included — learning only from fulfilled offers would
+    credit a gesture with the customers keen enough to accept it. Only windows that have fully elapsed
+    count: a return is known early but a non-return only at the window's end, so counting
+    undecided-but-returned windows would flatter recent gestures. Cells whose outcomes are gone drop
+    to 0/0. Safe to run any number of times.
     """
     now = now or timezone.now()
     rows = (
         OutcomeWindow.objects.filter(
             days=learning_window_days(),
             ends_at__lte=now,
-            outcome__recovered=True,
-            outcome__gesture__isnull=False,
+            outcome__offered=True,
+            outcome__offered_gesture__isnull=False,
         )
         .exclude(state=State.PENDING)
-        .values("outcome__cause", "outcome__gesture_id")
+        .values("outcome__cause", "outcome__offered_gesture_id")
         .annotate(trials=Count("id"), successes=Count("id", filter=Q(state=State.RETURNED)))
         .order_by()
     )
-    counts = {(row["outcome__cause"], row["outcome__gesture_id"]): (row["successes"], row["trials"]) for row in rows}
+    counts = {
+        (row["outcome__cause"], row["outcome__offered_gesture_id"]): (row["successes"], row["trials"]) for row in rows
+    }
     current = {
         (cause, gesture_id): (successes, trials)
         for cause, gesture_id, successes, trials in GestureLearning.objects.values_list(

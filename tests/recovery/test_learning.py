@@ -108,6 +108,30 @@ def test_cell_signal_shrinks_cell_toward_pooled_rate(
     assert low <= signal.mean <= high
 
 
+def test_cell_signal_prior_leaves_the_cell_out() -> None:
+    # given a gesture with 9 of 10 back in this cause and 20 of 100 in the others (pooled: 29 of 110)
+    signal = cell_signal(9, 10, 29, 110, prior_strength=10.0, global_prior=0.5)
+
+    # then the prior is the other causes' record alone: (20 + 0.5·10) / (100 + 10) = 0.2273 — the cell's
+    # own 9 of 10 do not count twice; the posterior adds them once: (2.273 + 9) / (10 + 10) = 0.5636
+    assert signal.prior_mean == pytest.approx(25 / 110, abs=1e-4)
+    assert signal.mean == pytest.approx((10 * 25 / 110 + 9) / 20, abs=1e-4)
+
+
+def test_cell_signal_prior_starts_from_the_other_gestures_of_the_cause() -> None:
+    # given a new gesture (0/0) in a cause where the other gestures brought back 30 of 100
+    signal = cell_signal(0, 0, 0, 0, cause_successes=30, cause_trials=100, prior_strength=10.0)
+
+    # then its prior is the cause's rate, shrunk a little toward one half: (30 + 5) / 110
+    assert signal.prior_mean == pytest.approx(35 / 110, abs=1e-4)
+    assert signal.mean == pytest.approx(35 / 110, abs=1e-4)
+
+
+def test_cell_signal_rejects_pooled_counts_without_the_cell() -> None:
+    with pytest.raises(ValueError):
+        cell_signal(5, 10, 2, 4)
+
+
 def test_cell_signal_shrinks_less_when_cell_has_more_data() -> None:
     # given the same 80% cell rate against a 40% pool
     small = cell_signal(4, 5, 40, 100)
@@ -120,11 +144,11 @@ def test_cell_signal_shrinks_less_when_cell_has_more_data() -> None:
 @pytest.mark.parametrize(
     ("successes", "trials", "insufficient", "label"),
     [
-        (0, 0, True, "Too little data yet to know how often it brings customers back (n=0)"),
-        (2, 3, True, "Too little data yet to know how often it brings customers back (n=3)"),
-        (6, 9, True, "Too little data yet to know how often it brings customers back (n=9)"),
-        (7, 10, False, "Brought back 70% of similar customers (n=10)"),
-        (16, 25, False, "Brought back 64% of similar customers (n=25)"),
+        (0, 0, True, "Not offered for this cause yet (n=0)"),
+        (2, 3, True, "Came back after 67% of offers to similar customers (n=3) — too few to tell yet"),
+        (6, 9, True, "Came back after 67% of offers to similar customers (n=9) — too few to tell yet"),
+        (7, 10, False, "Came back after 70% of offers to similar customers (n=10)"),
+        (16, 25, False, "Came back after 64% of offers to similar customers (n=25)"),
     ],
 )
 def test_cell_signal_flags_insufficient_data_when_below_min_n(

@@ -26,8 +26,10 @@ TRUE_RATES = {WEAK: 0.35, STRONG: 0.65}
 
 
 def settled_outcomes(gesture, results: list[bool], *, cause: str = CAUSE, days: int = 60, recovered: bool = True,
-                     ends_at: datetime | None = None) -> None:
-    """One recovered outcome per result, each with a decided `days` window that ended before NOW."""
+                     ends_at: datetime | None = None, declined: bool = False) -> None:
+    """One outcome per result, offered `gesture` (fulfilled unless `declined`; not offered at all when
+    `recovered` is False), each with a decided `days` window that ended before NOW."""
+    offered = recovered or declined
     customer = CustomerFactory()
     complaints = Complaint.objects.bulk_create(
         [Complaint(customer=customer, cause=cause, severity=3, subject="s") for _ in results]
@@ -36,7 +38,9 @@ def settled_outcomes(gesture, results: list[bool], *, cause: str = CAUSE, days: 
     outcomes = RecoveryOutcome.objects.bulk_create(
         [
             RecoveryOutcome(
-                complaint=c, customer=customer, recovered=recovered, gesture=gesture if recovered else None,
+                complaint=c, customer=customer, recovered=recovered and not declined,
+                gesture=gesture if recovered and not declined else None,
+                offered=offered, declined=declined, offered_gesture=gesture if offered else None,
                 cause=cause, tier="frontline", anchor_at=anchor, gesture_cost=Decimal("10"),
             )
             for c in complaints
@@ -70,11 +74,12 @@ CONTEXT = ComplaintContext(cause=CAUSE, grade="bad", monetary_loss=Decimal("50")
 
 
 def share_ranked_first(code: str, specs: list[GestureSpec], *, draws: int = 200, seed: int = 7) -> float:
-    """How often `code` comes first when the ranking draws Thompson samples from the learned posteriors."""
+    """How often `code` comes first when the ranking draws first place among the gestures in equipoise."""
     rng = random.Random(seed)
+    learned = learned_rates_for(CAUSE)
     first = 0
     for _ in range(draws):
-        ranking = rank_gestures(specs, CONTEXT, learned_rates_for(CAUSE, rng=rng))
+        ranking = rank_gestures(specs, CONTEXT, learned, rng=rng)
         first += ranking.suggestions[0].gesture_code == code
     return first / draws
 
@@ -99,32 +104,31 @@ def test_ranking_prefers_the_gesture_that_truly_returns_more_after_enough_data(t
     gesture_learning_recompute_task.delay()
     specs = [spec(weak), spec(strong)]
 
-    # then: the strong gesture leads almost every Thompson draw, and the posterior means agree
+    # then: the strong gesture leads almost every draw, and the posterior means agree
     assert share_ranked_first(STRONG, specs) >= 0.95
     means = learned_rates_for(CAUSE)
     assert means[STRONG].mean > means[WEAK].mean
     assert rank_gestures(specs, CONTEXT, means).suggestions[0].gesture_code == STRONG
-    assert means[STRONG].label.startswith("Brought back") and "(n=150)" in means[STRONG].label
+    assert means[STRONG].label.startswith("Came back after") and "(n=150)" in means[STRONG].label
     with django_assert_max_num_queries(2):
         learned_rates_for(CAUSE)
 
 
-def test_ranking_does_not_prefer_it_before_enough_data(twins):
-    # given: only a handful of outcomes each — here even lopsided in the strong gesture's favour
+def test_ranking_counts_a_handful_of_outcomes_without_trusting_them(twins):
+    # given: only a handful of outcomes each — here lopsided in the strong gesture's favour
     weak, strong = twins
     settled_outcomes(weak, [False, False, False, True])
     settled_outcomes(strong, [True, True, True, True])
     services.gesture_learning_recompute(now=NOW)
     specs = [spec(weak), spec(strong)]
 
-    # then: the learned rate is shown as too little data and does not move the ranking
+    # then: labelled too few to tell, but counted from the start (no cliff): the strong gesture leads more
+    # often than not, and the weak one is still drawn first sometimes — a handful of outcomes is not proof
     learned = learned_rates_for(CAUSE)
     assert learned[STRONG].insufficient_data and learned[WEAK].insufficient_data
-    assert "Too little data" in learned[STRONG].label
-    assert share_ranked_first(STRONG, specs) == 0.0  # the tie goes to the code that sorts first
-    suggestion = rank_gestures(specs, CONTEXT, learned).suggestions[1]
-    assert "learned" not in suggestion.components
-    assert any("Too little data" in reason for reason in suggestion.reasons)
+    assert "too few to tell" in learned[STRONG].label
+    assert 0.5 < share_ranked_first(STRONG, specs) < 1.0
+    assert "learned" in rank_gestures(specs, CONTEXT, learned).suggestions[1].components
 
 
 def test_ranking_switches_to_the_better_gesture_as_outcomes_accumulate(twins):
@@ -137,7 +141,7 @@ def test_ranking_switches_to_the_better_gesture_as_outcomes_accumulate(twins):
         services.gesture_learning_recompute(now=NOW)
         shares.append(share_ranked_first(STRONG, [spec(weak), spec(strong)], seed=batch))
 
-    assert shares[0] == 0.0
+    assert 0.2 < shares[0] < 0.9  # five outcomes each: still exploring
     assert shares[-1] >= 0.95
     assert shares == sorted(shares)
 
@@ -145,9 +149,10 @@ def test_ranking_switches_to_the_better_gesture_as_outcomes_accumulate(twins):
 # --- What the recompute counts --------------------------------------------------------------------
 
 
-def test_recompute_counts_settled_60_day_windows_of_recovered_outcomes_per_cause_and_gesture():
+def test_recompute_counts_settled_60_day_windows_of_offered_outcomes_per_cause_and_gesture():
     gesture = make_gesture("refund")
-    settled_outcomes(gesture, [True, True, False])
+    settled_outcomes(gesture, [True, True])
+    settled_outcomes(gesture, [False], declined=True)  # P(return | offered): declines count too
     settled_outcomes(gesture, [True], cause="pricing")
     settled_outcomes(gesture, [True, False], days=30)  # another window length
     settled_outcomes(gesture, [True], recovered=False)  # the comparison group has no gesture to learn about

@@ -66,6 +66,7 @@ def test_outcome_shows_windows_and_gesture(key_client, recovered_outcome):
     body = response.json()
     assert body["complaint"] == reference
     assert body["recovered"] is True
+    assert (body["offered"], body["declined"]) == (True, False)
     assert body["gesture"] == {"code": "exec_call", "title": "Exec call"}
     assert body["gesture_cost"] == "150.00"
     assert body["summary"] == "returned"
@@ -146,9 +147,11 @@ def test_metrics_answer_with_windows_groups_and_breakdowns(make_key_client, reco
     assert body["window_days"] == [30, 60, 90]
     assert body["filters"]["cause"] == "product_quality"
     thirty = body["windows"][0]
-    assert set(thirty) >= {"days", "recovered", "unrecovered", "never_complained", "uplift", "money", "watching"}
-    assert thirty["recovered"]["customers"] == 1 and thirty["recovered"]["returned"] == 1
-    assert set(body["breakdowns"]) == {"cause", "grade", "tier", "gesture", "month"}
+    assert set(thirty) >= {"days", "offered", "not_offered", "declined", "never_complained", "difference", "money", "watching"}
+    assert thirty["offered"]["customers"] == 1 and thirty["offered"]["returned"] == 1
+    assert thirty["offered"]["thin"] is True
+    assert set(body["breakdowns"]) == {"cause", "grade", "tier", "gesture", "month", "randomised"}
+    assert "observational" in body["caveat"]
     assert body["breakdowns"]["gesture"][0]["key"] == "exec_call"
     assert body["currency"] == "GBP"
 

@@ -67,7 +67,12 @@ def test_outcome_is_not_opened_when_status_changes_to_in_progress(agent, django_
     queued.assert_not_called()
 
 
-def test_outcome_is_recovered_and_anchored_at_fulfilment_when_gesture_fulfilled():
+# Issue 11: every outcome is anchored at the resolution and its group (offered or not) is fixed then —
+# the old tests anchored recovered outcomes at the fulfilment and regrouped on a late fulfilment, which
+# is what biased the comparison; they now check the intention-to-treat rules instead.
+
+
+def test_outcome_is_offered_and_anchored_at_resolution_when_gesture_fulfilled():
     gesture = make_gesture("exec_call", cost="120.00")
     complaint = make_resolved_complaint(
         resolved_at=T0, created_at=T0 - timedelta(hours=30), fulfilled_at=T0 + timedelta(days=2), gesture=gesture,
@@ -76,13 +81,36 @@ def test_outcome_is_recovered_and_anchored_at_fulfilment_when_gesture_fulfilled(
 
     outcome = open_outcome(complaint, now=NOW)
 
+    assert (outcome.offered, outcome.declined, outcome.offered_gesture) == (True, False, gesture)
     assert outcome.recovered is True
     assert outcome.gesture == gesture
     assert outcome.gesture_cost == Decimal("120.00")
-    assert outcome.anchor_at == T0 + timedelta(days=2)
+    assert outcome.fulfilled_at == T0 + timedelta(days=2)
+    assert outcome.anchor_at == T0
     assert outcome.hours_to_resolve == 30.0
-    assert window(outcome, 30).ends_at == T0 + timedelta(days=32)
-    assert "Exec call was fulfilled" in complaint.events.get(kind="outcome").message
+    assert window(outcome, 30).ends_at == T0 + timedelta(days=30)
+    assert "Exec call was offered" in complaint.events.get(kind="outcome").message
+
+
+def test_outcome_of_a_declined_offer_stays_in_the_offered_group():
+    gesture = make_gesture("exec_call")
+    complaint = make_resolved_complaint(resolved_at=T0)
+    complaint.offers.create(gesture=gesture, cost=Decimal("10.00"), status="declined")
+
+    outcome = open_outcome(complaint, now=NOW)
+
+    assert (outcome.offered, outcome.declined, outcome.offered_gesture, outcome.recovered) == (True, True, gesture, False)
+    assert "offered and declined" in complaint.events.get(kind="outcome").message
+
+
+@pytest.mark.parametrize("status", ["rejected", "withdrawn"])
+def test_outcome_of_an_offer_called_off_is_not_offered(status):
+    complaint = make_resolved_complaint(resolved_at=T0)
+    complaint.offers.create(gesture=make_gesture(), cost=Decimal("10.00"), status=status)
+
+    outcome = open_outcome(complaint, now=NOW)
+
+    assert (outcome.offered, outcome.offered_gesture) == (False, None)
 
 
 def test_outcome_counts_every_fulfilled_gesture_cost_and_judges_the_latest():
@@ -93,8 +121,8 @@ def test_outcome_counts_every_fulfilled_gesture_cost_and_judges_the_latest():
 
     outcome = open_outcome(complaint, now=NOW)
 
-    assert outcome.gesture == latest
-    assert outcome.anchor_at == T0 + timedelta(hours=3)
+    assert outcome.gesture == latest and outcome.offered_gesture == latest
+    assert outcome.anchor_at == T0
     assert outcome.gesture_cost == Decimal("42.50")
 
 
@@ -141,10 +169,12 @@ def test_outcome_is_reanchored_when_reresolved_while_every_window_is_pending(age
     with django_capture_on_commit_callbacks(execute=True):
         tickets_services.complaint_transition(complaint=complaint, to_status=Status.RESOLVED, actor=actor)
 
-    # then: the same outcome now counts as recovered, anchored at the fulfilment
+    # then: the same outcome, anchored at the new resolution, records the fulfilment but keeps its group
     outcome = RecoveryOutcome.objects.get()
-    assert outcome.recovered is True and outcome.anchor_at == fulfilled_at
-    assert window(outcome, 90).ends_at == fulfilled_at + timedelta(days=90)
+    complaint.refresh_from_db()
+    assert outcome.recovered is True and outcome.anchor_at == complaint.resolved_at
+    assert outcome.offered is False
+    assert window(outcome, 90).ends_at == complaint.resolved_at + timedelta(days=90)
     assert OutcomeWindow.objects.count() == 3
     messages = list(complaint.events.filter(kind="outcome").order_by("id").values_list("message", flat=True))
     assert len(messages) == 2 and messages[1].startswith("Watching again")
@@ -411,7 +441,7 @@ def test_reconcile_opens_outcomes_whose_task_never_ran(django_capture_on_commit_
     assert services.outcome_reconcile().missing == 0
 
 
-def test_reconcile_reanchors_when_gesture_was_fulfilled_after_resolution(django_capture_on_commit_callbacks):
+def test_reconcile_records_a_late_fulfilment_without_regrouping(django_capture_on_commit_callbacks):
     resolved = datetime.now(UTC) - timedelta(days=5)
     complaint = make_resolved_complaint(resolved_at=resolved)
     outcome = open_outcome(complaint)
@@ -423,8 +453,11 @@ def test_reconcile_reanchors_when_gesture_was_fulfilled_after_resolution(django_
         result = services.outcome_reconcile()
 
     outcome.refresh_from_db()
-    assert result.late_gesture == 1  # the old one: every window has elapsed, so its outcome is final
-    assert outcome.recovered is True and outcome.anchor_at == resolved + timedelta(days=1)
+    assert result.late_gesture == 1  # not the old one: every window has elapsed
+    assert outcome.recovered is True and outcome.gesture_cost == Decimal("9.00")
+    # the group and the anchor stay as they were at resolution (intention-to-treat)
+    assert outcome.offered is False and outcome.anchor_at == resolved
+    assert complaint.events.filter(kind="outcome").order_by("-id").first().data["action"] == "fulfilment"
     assert services.outcome_reconcile().late_gesture == 0
 
 

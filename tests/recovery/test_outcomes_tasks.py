@@ -125,7 +125,7 @@ def test_complaint_page_shows_the_outcome_panel(client, agent):
     html = client.get(reverse("tickets:detail", args=[complaint.reference])).content.decode()
 
     assert 'data-panel="outcome"' in html
-    assert "Recovered with <strong>Exec call</strong>" in html
+    assert "Offered <strong>Exec call</strong> by the resolution, fulfilled" in html
     assert "Came back" in html
     assert reverse("recovery:customer", args=[complaint.customer_id]) in html
     assert Decimal("40.00") == RecoveryOutcome.objects.get().gesture_cost

@@ -26,7 +26,7 @@ def test_dashboard_url_names():
 
 @pytest.fixture
 def history():
-    """A recovered customer who came back and an unrecovered one who did not, both long settled."""
+    """A customer offered a gesture who came back and one not offered one who did not, both long settled."""
     anchor = timezone.now() - timedelta(days=120)
     gesture = make_gesture("exec_call", cost="90.00")
     back = make_resolved_complaint(resolved_at=anchor, fulfilled_at=anchor, gesture=gesture, cost="90.00")
@@ -48,10 +48,12 @@ def test_dashboard_shows_rates_charts_and_tables_to_managers_and_executives(clie
     assert 'data-chart="headline"' in html and 'data-chart="trend"' in html and 'data-chart="gestures"' in html
     assert 'data-testid="headline-table"' in html and 'data-testid="gesture-table"' in html
     selected = response.context["selected"]
-    assert (selected["days"], selected["recovered"]["returned"], selected["recovered"]["customers"]) == (60, 1, 1)
-    assert selected["unrecovered"]["customers"] == 1 and selected["unrecovered"]["returned"] == 0
+    assert (selected["days"], selected["offered"]["returned"], selected["offered"]["customers"]) == (60, 1, 1)
+    assert selected["not_offered"]["customers"] == 1 and selected["not_offered"]["returned"] == 0
     assert "Exec call" in html
-    assert "Recovered complainers: 100% came back (1 of 1; 95% interval 21%–100%)" in html
+    assert "Offered a gesture: 100% came back (1 of 1; 95% interval 21%–100%) — too few to tell" in html
+    assert "observational" in html and 'data-testid="randomised-table"' in html
+    assert "Uplift from" not in html and "than without recovery" not in html
 
 
 def test_dashboard_refuses_an_agent(client, agent):
@@ -121,7 +123,7 @@ def test_customer_page_shows_each_complaint_with_its_outcome(client, agent, hist
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert back.reference in html and "Recovered with <strong>Exec call</strong>" in html
+    assert back.reference in html and "Offered <strong>Exec call</strong>" in html
     assert html.count("Returned") >= 3
     assert "Still open: watching starts when it is resolved." in html
     assert "120.00" in html
@@ -157,8 +159,8 @@ def test_customer_page_query_count_does_not_grow_with_complaints(client, agent, 
 # --- Charts (pure) --------------------------------------------------------------------------------
 
 
-def window(days, recovered, unrecovered, never):
-    return {"days": days, "recovered": recovered, "unrecovered": unrecovered, "never_complained": never}
+def window(days, offered, not_offered, never):
+    return {"days": days, "offered": offered, "not_offered": not_offered, "never_complained": never}
 
 
 def test_headline_chart_scales_bars_and_whiskers_to_the_rates():
@@ -170,11 +172,11 @@ def test_headline_chart_scales_bars_and_whiskers_to_the_rates():
     assert recovered["h"] == pytest.approx(plot_height * 0.75, abs=0.1)
     assert recovered["low_y"] > recovered["y"] > recovered["high_y"]
     assert unrecovered["label"] == "25%"
-    assert never["empty"] is True and never["title"] == "Never complained: no settled windows yet"
+    assert never["empty"] is True and never["title"] == "Never complained (context): no settled windows yet"
 
 
 def test_trend_chart_breaks_the_line_at_months_without_data():
-    month = lambda key, r: {"key": key, "label": key, "recovered": r, "unrecovered": rate(0, 0), "never_complained": rate(0, 0)}  # noqa: E731
+    month = lambda key, r: {"key": key, "label": key, "offered": r, "not_offered": rate(0, 0), "never_complained": rate(0, 0)}  # noqa: E731
     chart = trend_chart([month("a", rate(1, 2)), month("b", rate(2, 2)), month("c", rate(0, 0)), month("d", rate(1, 1)), month("e", rate(0, 1))])
 
     recovered = chart["lines"][0]
@@ -184,20 +186,20 @@ def test_trend_chart_breaks_the_line_at_months_without_data():
 
 def test_gesture_chart_puts_well_measured_gestures_first_and_fades_the_rest():
     chart = gesture_chart([
-        {"key": "few", "label": "Few", "recovered": rate(3, 3)},
-        {"key": "many", "label": "Many", "recovered": rate(40, 60)},
+        {"key": "few", "label": "Few", "offered": rate(3, 3)},
+        {"key": "many", "label": "Many", "offered": rate(40, 60)},
     ])
 
     assert [(row["label"], row["thin"]) for row in chart["rows"]] == [("Many", False), ("Few", True)]
-    assert "too little data" in chart["rows"][1]["title"]
+    assert "too few to tell" in chart["rows"][1]["title"]
 
 
 def test_gesture_chart_has_a_row_per_gesture_with_its_interval():
-    chart = gesture_chart([{"key": "g", "label": "A very long gesture title that will not fit", "recovered": rate(5, 10)}])
+    chart = gesture_chart([{"key": "g", "label": "A very long gesture title that will not fit", "offered": rate(20, 40)}])
 
     row = chart["rows"][0]
     assert row["label"].endswith("…") and len(row["label"]) == 28
     assert row["thin"] is False
     assert row["w"] == pytest.approx(chart["plot_w"] * 0.5, abs=0.1)
     assert row["low_x"] < chart["left"] + row["w"] < row["high_x"]
-    assert row["n"] == "n=10"
+    assert row["n"] == "n=40"

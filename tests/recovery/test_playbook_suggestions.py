@@ -1,5 +1,6 @@
-"""Suggestions for a complaint: the context built from the database, the learned rates plugged in with a
-seeded Thompson draw, and the suggestion log (once per complaint per hour)."""
+"""Suggestions for a complaint: the context built from the database, the learned rates plugged in, first
+place drawn among gestures in equipoise with a seeded rng, and the suggestion log (once per complaint per
+hour, with the chance of first place)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_suggestions_of_an_ungraded_complaint_are_ranked_as_bad(own_playbook):
 def test_suggestions_never_repeat_what_the_customer_got_this_year(own_playbook, agent):
     customer = CustomerFactory()
     earlier = complaint(customer=customer)
-    note = gesture("note_once", per_customer_per_year=1)
+    # surprise 0: a surprise is never suggested again at all (see the next test)
+    note = gesture("note_once", per_customer_per_year=1, surprise=0)
     gesture("other")
     old = services.offer_create(complaint=earlier, gesture=note, actor=ActorRef(user=agent))
 
@@ -61,6 +63,33 @@ def test_suggestions_never_repeat_what_the_customer_got_this_year(own_playbook, 
 
     assert now_view.exclusion_for("note_once").reason == "already_received"
     assert "note_once" in [s.gesture_code for s in year_later.top]
+
+
+@pytest.mark.parametrize("status", [Offer.Status.FULFILLED, Offer.Status.DECLINED])
+def test_suggestions_never_repeat_a_surprise_to_the_same_customer_even_years_later(own_playbook, agent, status):
+    customer = CustomerFactory()
+    earlier = complaint(customer=customer)
+    surprise = gesture("surprise_once", per_customer_per_year=5, surprise=2)
+    gesture("other")
+    old = services.offer_create(complaint=earlier, gesture=surprise, actor=ActorRef(user=agent))
+    Offer.objects.filter(pk=old.pk).update(status=status, created_at=timezone.now() - timedelta(days=3 * 365))
+
+    view = selectors.complaint_suggestions(complaint=complaint(customer=customer))
+
+    assert view.exclusion_for("surprise_once").reason == "surprise_used"
+
+
+def test_suggestions_log_the_chance_of_first_place_when_it_was_drawn(own_playbook, agent):
+    case = complaint()
+    gesture("a_twin")
+    gesture("b_twin")
+
+    view = services.complaint_suggest(complaint=case, shown_to=agent)
+
+    rows = list(SuggestionLog.objects.filter(complaint=case).order_by("rank").values_list("propensity", "randomised"))
+    assert view.randomised
+    assert all(randomised for _, randomised in rows)
+    assert sum(p for p, _ in rows) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_suggestions_leave_out_a_gesture_already_waiting_on_this_complaint(own_playbook, agent):
@@ -88,7 +117,7 @@ def test_suggestions_use_the_learned_rate_with_a_draw_that_is_stable_within_the_
     again = selectors.complaint_suggestions(complaint=case, now=now + timedelta(seconds=30))
 
     assert [s.gesture_code for s in first.top] == ["learned_good", "learned_poor"]
-    assert "Brought back 90% of similar customers (n=20)" in first.top[0].reasons
+    assert first.top[0].reasons[-1].startswith("Came back after 90% of offers to similar customers (n=20)")
     assert [s.score for s in first.top] == [s.score for s in again.top]
     assert first.seed == again.seed
     later = selectors.suggestion_seed(complaint_id=case.pk, now=now + timedelta(hours=1))
@@ -97,8 +126,10 @@ def test_suggestions_use_the_learned_rate_with_a_draw_that_is_stable_within_the_
 
 def test_suggestions_are_logged_once_per_hour_and_again_when_what_is_shown_changes(own_playbook, agent):
     case = complaint(grade="bad")
-    gesture("a_gesture")
-    gesture("ugly_gesture", min_grade="ugly", surprise=3)
+    # clearly different records, so first place is not drawn at random in this test
+    GestureLearning.objects.create(cause=case.cause, gesture=gesture("a_gesture"), successes=20, trials=200)
+    ugly = gesture("ugly_gesture", min_grade="ugly", surprise=3)
+    GestureLearning.objects.create(cause=case.cause, gesture=ugly, successes=180, trials=200)
     now = timezone.now()
 
     assert services.suggestions_log(view=selectors.complaint_suggestions(complaint=case, now=now), shown_to=agent, now=now)
