@@ -26,6 +26,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from cxrecovery.celery import app as celery_app
@@ -85,6 +86,9 @@ def _reset_celery_pools() -> None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu keeps its pools in a registry keyed by broker URL and would hand the closed one back to the next
+    # test on the shared broker ("Acquire on closed pool"): empty it too.
+    kombu_pools.reset()
 
 
 @contextmanager
@@ -261,8 +265,10 @@ def test_worker_killed_with_a_task_reserved_the_task_is_delivered_again(own_redi
         second = Worker(own_redis.url, [QUEUE], tmp_path / "second.log", **env)
         try:
             # then: the task comes back to the next worker and runs once
+            # kombu scans for unacknowledged messages past the visibility timeout on every 10th 10-second tick
+            # (its restore throttle), so the redelivery comes up to ~100 s after the timeout.
             assert wait_for(lambda: Complaint.objects.filter(pk=complaint.pk, assessed_at__isnull=False).exists(),
-                            timeout=45), second.output()
+                            timeout=130), second.output()
         finally:
             second.stop()
     assert "recovery.complaint_assess" in second.output() and "succeeded" in second.output()
