@@ -5,8 +5,9 @@ from rest_framework import serializers
 
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 
-# The schema states the scheme; the full check (a real host name or address) is the service's, answered 422.
-HTTP_URL = RegexValidator(r"^https?://\S+$", "Give a full http:// or https:// URL, e.g. https://example.com/hooks/cx.")
+# The schema states the scheme only (a pattern read alike by Python and JSON Schema); the full check (a real
+# host name or address) is the service's, answered 422.
+HTTP_URL = RegexValidator(r"^https?://", "Give a full http:// or https:// URL, e.g. https://example.com/hooks/cx.")
 
 
 class WebhookEndpointCreateInput(serializers.Serializer):
