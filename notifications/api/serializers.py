@@ -12,13 +12,13 @@ HTTP_URL = RegexValidator(r"^https?://", "Give a full http:// or https:// URL, e
 
 class WebhookEndpointCreateInput(serializers.Serializer):
     url = serializers.CharField(max_length=1000, validators=[HTTP_URL])
-    events = serializers.ListField(child=serializers.CharField(max_length=60), required=False, allow_empty=True)
+    events = serializers.ListField(child=serializers.CharField(max_length=60, allow_blank=True), required=False, allow_empty=True)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class WebhookEndpointUpdateInput(serializers.Serializer):
     url = serializers.CharField(max_length=1000, required=False, validators=[HTTP_URL])
-    events = serializers.ListField(child=serializers.CharField(max_length=60), required=False, allow_empty=True)
+    events = serializers.ListField(child=serializers.CharField(max_length=60, allow_blank=True), required=False, allow_empty=True)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
 
