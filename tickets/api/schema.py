@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from tickets.api.strict import NO_NUL, decimal_pattern
+from tickets.api.strict import EMAIL_PATTERN, NO_NUL, decimal_pattern
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -105,6 +105,8 @@ class ContractAutoSchema(AutoSchema):
             return schema
         if isinstance(field, serializers.DecimalField):
             schema["pattern"] = decimal_pattern(field)
+        elif isinstance(field, serializers.EmailField):
+            schema["pattern"] = EMAIL_PATTERN
         elif any(isinstance(v, RegexValidator) for v in field.validators):
             # RegexField, SlugField, ...: the validator's own pattern (\Z, Python's end of text, as JSON Schema's $)
             regex = next(v.regex for v in field.validators if isinstance(v, RegexValidator))

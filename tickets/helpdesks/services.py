@@ -190,7 +190,7 @@ def delivery_authenticate(*, connection: HelpdeskConnection, body: bytes, header
         return
     try:
         candidates = _secrets_of(connection)
-    except secrets.SecretUnavailable as exc:
+    except secrets.SecretUnreadable as exc:
         logger.error("Helpdesk connection %s: %s", connection.pk, exc)
         raise NotAuthentic("This connection's secret cannot be read on our side; ask an administrator.") from exc
     failures: list[NotAuthentic] = []
