@@ -28,7 +28,6 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Count, DecimalField, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -43,6 +42,7 @@ from tickets.actors import ActorRef
 from tickets.events import event_write, jsonable
 from tickets.models import Complaint, Customer, Status, TimelineEvent
 from tickets.textcheck import text_problems
+from tickets.validators import validate_email_address
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +171,9 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     customer_source = _text(customer, "source").lower() or source
     if customer_email:
         try:
-            validate_email(customer_email)
-        except ValidationError:
-            errors[f"{prefix}email"] = ["Enter a valid email address."]
+            validate_email_address(customer_email)
+        except ValidationError as exc:
+            errors[f"{prefix}email"] = list(exc.messages)
     if customer_external_id and len(customer_external_id) > 200:
         errors[f"{prefix}external_id"] = ["Use at most 200 characters."]
     if customer_source and not SOURCE_RE.match(customer_source):

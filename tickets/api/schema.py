@@ -14,7 +14,8 @@ from django.db import DatabaseError
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from tickets.api.strict import EMAIL_PATTERN, NO_NUL, decimal_pattern
+from tickets.api.strict import NO_NUL, decimal_pattern
+from tickets.validators import EMAIL_PATTERN
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -17,14 +17,6 @@ from rest_framework import serializers
 NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
 # Any text without NUL: the pattern the schema gives every free-text field (DRF refuses NUL in a CharField).
 NO_NUL = r"^[^\u0000]*$"
-# Addresses Django's EmailValidator accepts, as the schema publishes them (format "email" alone lets through
-# "a@b.c", a one-letter top-level domain Django refuses): a dot-atom local part, dotted host labels, and a
-# top-level domain of two or more letters. A subset of what Django takes, so a schema-valid address is accepted.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
-
 
 def decimal_pattern(field: serializers.DecimalField) -> str:
     """The strings a DecimalField accepts, as a regular expression (also published in the schema)."""
