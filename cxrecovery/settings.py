@@ -424,6 +424,10 @@ except ValueError:
     raise ImproperlyConfigured("WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_READ_TIMEOUT and WEBHOOKS_DISABLE_AFTER_DAYS are numbers.")
 # Seconds to wait after the 1st, 2nd, … failed attempt (±20% jitter): about a day in all, then failed.
 WEBHOOKS_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+# Macro placeholders filled from other apps: name -> (dotted path of a function(complaint) -> str, help text).
+MACRO_PLACEHOLDERS = {
+    "gesture_script": ("cxrecovery.wiring.gesture_script", "the playbook's script for the gesture offered (empty if none)"),
+}
 # Who may manage webhook endpoints in the browser, and who hears that one was switched off: notifications
 # knows no roles, so it asks the app that does.
 WEBHOOKS_MANAGER_CHECK = "tickets.permissions.can_manage_integrations"
