@@ -315,12 +315,12 @@ def test_resolve_is_not_primary_on_a_new_unanswered_case_and_asks_first(web, age
     page = html(web(agent).get(url(complaint)))
     resolve = re.search(r'<button[^>]*id="move-resolved"[^>]*>', page).group(0)
     start = re.search(r'<button[^>]*id="move-in_progress"[^>]*>', page).group(0)
-    assert "primary" not in resolve and 'hx-confirm="Resolve' in resolve and "Nobody has answered" in resolve
+    assert "primary" not in resolve and 'data-confirm="Resolve' in resolve and "Nobody has answered" in resolve
     assert "primary" in start
 
     Complaint.objects.filter(pk=complaint.pk).update(status="in_progress", first_response_at=timezone.now())
     resolve = re.search(r'<button[^>]*id="move-resolved"[^>]*>', html(web(agent).get(url(complaint)))).group(0)
-    assert "primary" in resolve and "hx-confirm" in resolve
+    assert "primary" in resolve and "data-confirm" in resolve
 
 
 def test_reply_box_comes_before_grade_and_timeline(web, agent):

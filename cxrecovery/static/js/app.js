@@ -25,6 +25,17 @@
     input.focus();
   });
 
+  // A button marked data-confirm asks first (resolve, close); "Cancel" sends nothing. On the click, so it holds for
+  // htmx and for a plain form post alike (htmx reads hx-confirm from the form, not from the button pressed).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-confirm]");
+    if (!button) return;
+    if (!window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
   // A message's close button.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-dismiss]");
