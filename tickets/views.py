@@ -120,9 +120,13 @@ def _queue_params(request: HttpRequest) -> tuple[QueryDict, str]:
     """The queue's effective filters and its preset view.
 
     A bare /complaints/ is "my open work"; ?view=<preset> adds that view's filters to whatever else the URL says.
-    Any other filter without a view means exactly those filters (bookmarks and saved views keep working)."""
+    Any other filter without a view means exactly those filters (bookmarks and saved views keep working). A search
+    (q) ignores the view."""
     params = request.GET.copy()
     view = params.get("view", "")
+    if params.get("q", "").strip():
+        # Search finds a complaint wherever it is, whatever view it was typed in.
+        return params, ""
     if not any(value for key, value in params.items() if key not in {"cursor", "sort"}):
         view = selectors.QUEUE_DEFAULT_VIEW
     preset = selectors.queue_view_params(view)

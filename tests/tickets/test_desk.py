@@ -371,3 +371,9 @@ def test_unread_count_refreshes_in_place(web, agent):
     response = web(agent).get("/notices/unread/", **HTMX)
     assert '<span id="nav-unread" class="count unread" hx-swap-oob="true">1<' in html(response)
     assert 'hx-get="/notices/unread/" hx-trigger="every 60s"' in html(web(agent).get(QUEUE))
+
+
+def test_search_ignores_the_view(web, agent):
+    theirs = ComplaintFactory(subject="Gift card refused")
+    page = html(web(agent).get(QUEUE, {"view": "mine", "q": "gift card"}))
+    assert refs(page) == [theirs.reference]
