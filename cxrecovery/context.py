@@ -22,6 +22,7 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Queue", "tickets:queue", Role.AGENT),
     ("Log complaint", "tickets:new", Role.AGENT),
     ("Escalations", "recovery:escalations", Role.LEAD),
+    ("Macros", "tickets:macros", Role.LEAD),
     ("Approvals", "recovery:approvals", Role.MANAGER),
     ("Playbook", "recovery:playbook", Role.MANAGER),
     ("Dashboard", "recovery:dashboard", Role.MANAGER),

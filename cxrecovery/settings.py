@@ -69,7 +69,9 @@ elif not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in emails and webhook payloads. Without SITE_URL, the address `make run` serves on (its PORT, passed on by
+# bin/run), so a link never points at a port nothing listens on.
+SITE_URL = (os.environ.get("SITE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -422,6 +424,10 @@ except ValueError:
     raise ImproperlyConfigured("WEBHOOKS_CONNECT_TIMEOUT, WEBHOOKS_READ_TIMEOUT and WEBHOOKS_DISABLE_AFTER_DAYS are numbers.")
 # Seconds to wait after the 1st, 2nd, … failed attempt (±20% jitter): about a day in all, then failed.
 WEBHOOKS_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000)
+# Macro placeholders filled from other apps: name -> (dotted path of a function(complaint) -> str, help text).
+MACRO_PLACEHOLDERS = {
+    "gesture_script": ("cxrecovery.wiring.gesture_script", "the playbook's script for the gesture offered (empty if none)"),
+}
 # Who may manage webhook endpoints in the browser, and who hears that one was switched off: notifications
 # knows no roles, so it asks the app that does.
 WEBHOOKS_MANAGER_CHECK = "tickets.permissions.can_manage_integrations"

@@ -8,6 +8,7 @@ app_name = "notifications"
 urlpatterns = [
     path("notices/", views.notice_list, name="list"),
     path("notices/read/", views.notice_mark_read, name="mark_read"),
+    path("notices/unread/", views.notice_unread_count, name="unread_count"),
     path("notices/<int:pk>/open/", views.notice_open, name="open"),
     path("webhooks/", views_webhooks.webhook_list, name="webhooks"),
     path("webhooks/<int:pk>/", views_webhooks.webhook_detail, name="webhook_detail"),

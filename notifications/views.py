@@ -92,3 +92,14 @@ def _safe_next(request: HttpRequest) -> str | None:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) and target.startswith("/"):
         return target
     return None
+
+
+@login_required
+@require_GET
+def notice_unread_count(request: HttpRequest) -> HttpResponse:
+    """htmx (polled by every page's header): the unread count, redrawn in place."""
+    response = render(
+        request, "notifications/_unread_count.html", {"unread": notification_unread_count(recipient=request.user)}
+    )
+    response["Cache-Control"] = "no-store"
+    return response

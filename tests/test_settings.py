@@ -85,3 +85,24 @@ def test_two_writers_on_the_embedded_sqlite_file_both_succeed(tmp_path):
 
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "30 []"
+
+
+def _site_url(**env) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL", "PORT"}}
+    clean.update(env, DJANGO_SETTINGS_MODULE="cxrecovery.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.SITE_URL)"],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60,
+    )
+    return out.stdout.strip()
+
+
+def test_site_url_follows_the_served_port_unless_set():
+    assert _site_url() == "http://127.0.0.1:8000"
+    assert _site_url(PORT="8123") == "http://127.0.0.1:8123"
+    assert _site_url(PORT="8123", SITE_URL="https://cx.example.com/") == "https://cx.example.com"
+
+
+def test_bin_run_passes_the_port_on_to_its_children():
+    script = (ROOT / "bin" / "run").read_text()
+    assert "export PORT" in script

@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from tickets.models import Cause, Channel, Comment, Status
+from tickets import macros
+from tickets.models import Cause, Channel, Comment, Customer, Macro, Status
 from tickets.services import ComplaintInput, CustomerInput
 
 # The browser logs what an agent heard; "API" is for integrations only.
@@ -76,6 +77,16 @@ class ComplaintLogForm(forms.Form):
 
     def clean_customer_email(self) -> str:
         return self.cleaned_data["customer_email"].strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        email = data.get("customer_email")
+        # The help text's rule, enforced: a new customer is never saved as "(no name)".
+        if email and not (data.get("customer_name") or "").strip() and not Customer.objects.filter(email=email).exists():
+            self.add_error(
+                "customer_name", "Give the customer's name: there is no customer with this email yet, so a new one is created."
+            )
+        return data
 
     def to_input(self) -> ComplaintInput:
         data = self.cleaned_data
@@ -166,7 +177,8 @@ class QueueFilterForm(forms.Form):
     created_after = forms.DateField(label="Logged from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_before = forms.DateField(label="Logged before", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(label="Sort by", required=False, choices=[
-        ("", "Newest first"),
+        ("", "Most urgent first"),
+        ("-created", "Newest first"),
         ("created", "Oldest first"),
         ("due", "Response due soonest"),
         ("-risk", "Highest risk first"),
@@ -178,3 +190,59 @@ class QueueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         people = [(str(user.pk), user.get_full_name() or user.get_username()) for user in staff or []]
         self.fields["assignee"].choices = [("", "Anyone"), ("me", "Mine"), ("none", "Unassigned"), *people]
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label="Name of the view", max_length=80, error_messages={"required": "Give the view a name."})
+    shared = forms.BooleanField(label="Share with the team", required=False)
+    query = forms.CharField(max_length=1000, required=False)
+
+
+class BulkActionForm(forms.Form):
+    ACTIONS = [("assign", "Assign"), ("status", "Change status"), ("tag", "Add a tag")]
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, error_messages={"required": "Tick at least one complaint first."})
+    action = forms.ChoiceField(choices=ACTIONS, error_messages={"required": "Choose what to do with the ticked complaints."})
+    assignee = forms.CharField(max_length=20, required=False)
+    to_status = forms.ChoiceField(choices=[("", "—"), *Status.choices], required=False)
+    tag = forms.CharField(max_length=40, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id: the service looks them up; ids of no complaint are simply not there.
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit() and 0 < int(value) < 2**63  # type: ignore[method-assign]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if len(data.get("ids") or []) > 100:
+            raise forms.ValidationError("At most 100 complaints at a time.")
+        if action == "assign":
+            value = (data.get("assignee") or "").strip()
+            if not (value in {"me", "none"} or value.isdigit()):
+                self.add_error("assignee", "Choose who to assign them to.")
+        elif action == "status" and not data.get("to_status"):
+            self.add_error("to_status", "Choose the status to move them to.")
+        elif action == "tag" and not (data.get("tag") or "").strip():
+            self.add_error("tag", "Type the tag to add.")
+        return data
+
+
+class MacroForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = ["title", "kind", "body", "active"]
+        labels = {"title": "Title", "kind": "Inserted as", "body": "Text", "active": "In use (offered on complaint pages)"}
+        widgets = {"kind": forms.RadioSelect, "body": forms.Textarea(attrs={"rows": 10})}
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"].strip()
+        unknown = macros.unknown_placeholders(body)
+        if unknown:
+            known = ", ".join("{{" + p.name + "}}" for p in macros.placeholders())
+            raise forms.ValidationError(
+                f"Unknown placeholder{'s' if len(unknown) > 1 else ''}: "
+                + ", ".join("{{" + name + "}}" for name in unknown)
+                + f". Use one of {known}."
+            )
+        return body

@@ -347,5 +347,43 @@ class IdempotencyRecord(models.Model):
         return f"{self.principal} {self.key}"
 
 
+class Macro(models.Model):
+    """A reusable reply or note text with placeholders ({{customer_name}}, {{reference}}, ...); see tickets/macros.py.
+
+    Leads, managers and executives manage them; every agent may insert them on the complaint page."""
+
+    title = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Comment.Kind.choices, default=Comment.Kind.REPLY)
+    body = models.TextField(max_length=20_000)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["title"], name="macro_title_unique")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedView(models.Model):
+    """A named queue filter: the queue URL's query string (filters and sort), private to its owner or shared."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    shared = models.BooleanField(default=False)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # Helpdesk connections live in their own package (inbound channels are intake); imported here for the app label.
 from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskWriteback  # noqa: E402, F401

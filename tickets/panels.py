@@ -79,3 +79,7 @@ def complaint_panels(request: HttpRequest, complaint: Complaint) -> list[SafeStr
         if html:
             rendered.append(mark_safe(html))  # noqa: S308 - panels are trusted server-side templates
     return rendered
+
+
+# The panel (registered by recovery) that lists the grade's reasons; when it is there the grade card does not.
+GRADE_REASONS_PANEL = "why_escalated"

@@ -93,3 +93,33 @@ def integration_managers() -> list[Any]:
     return list(
         users.filter(groups__name__in=[Role.MANAGER, Role.EXECUTIVE]).distinct()
     ) + list(users.filter(is_superuser=True).exclude(groups__name__in=[Role.MANAGER, Role.EXECUTIVE]))
+
+
+def complaint_change_refusal(user: Any, complaint: Any) -> str | None:
+    """Why this person may not change the complaint's status or assignee, or None when they may.
+
+    A complaint assigned to someone else is theirs: only they, or a team lead or above, move it or hand it on.
+    Anyone with a role may work an unassigned complaint or one assigned to them; notes are open to everyone.
+    The browser's single actions and its bulk actions ask the same question.
+    """
+    role = user_role(user)
+    if role is None:
+        return "You need a support role to change complaints."
+    if complaint.assignee_id is None or complaint.assignee_id == user.pk or role_at_least(user, Role.LEAD):
+        return None
+    owner = complaint.assignee
+    name = (owner.get_full_name() or owner.get_username()) if owner is not None else "someone else"
+    return (
+        f"{complaint.reference} is assigned to {name}: only they or a team lead can change its status or assignee. "
+        "Add a note instead, or ask a lead to reassign it."
+    )
+
+
+def can_manage_macros(user: Any) -> bool:
+    """Team leads, managers and executives write and edit macros; agents use them."""
+    return role_at_least(user, Role.LEAD)
+
+
+def can_share_views(user: Any) -> bool:
+    """Team leads and above share queue views with everyone; agents keep private ones."""
+    return role_at_least(user, Role.LEAD)

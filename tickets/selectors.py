@@ -15,12 +15,38 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Case, Count, F, Model, OrderBy, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Max,
+    Model,
+    OrderBy,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import QueryDict
 from django.utils import timezone
 
 from tickets.filters import ComplaintFilter, customer_search_q
-from tickets.models import OPEN_STATUSES, Comment, Complaint, Customer, Role, TimelineEvent, pk_from_reference
+from tickets.models import (
+    OPEN_STATUSES,
+    Actor,
+    Comment,
+    Complaint,
+    Customer,
+    Grade,
+    Macro,
+    Role,
+    SavedView,
+    TimelineEvent,
+    pk_from_reference,
+)
 
 
 def complaint_list() -> QuerySet[Complaint]:
@@ -72,6 +98,8 @@ class KeysetKey:
     descending: bool
     nullable: bool = False
     nulls_last: bool = True
+    # For an annotation (not a model field): the field type that reads its value back from a cursor.
+    output: Any = None
 
     def order_expression(self) -> OrderBy:
         expression = F(self.field)
@@ -81,7 +109,7 @@ class KeysetKey:
         return expression.desc(**nulls) if self.descending else expression.asc(**nulls)
 
     def reversed(self) -> KeysetKey:
-        return KeysetKey(self.field, not self.descending, self.nullable, not self.nulls_last)
+        return KeysetKey(self.field, not self.descending, self.nullable, not self.nulls_last, self.output)
 
     def after(self, value: Any) -> Q | None:
         """Rows strictly after `value` on this column alone; None when no row can be."""
@@ -133,7 +161,7 @@ def keyset_decode(cursor: str | None, *, keys: tuple[KeysetKey, ...], model: typ
         if direction not in ("next", "prev") or not isinstance(values, list) or len(values) != len(keys):
             return None
         typed = [
-            None if value is None else model._meta.get_field(key.field).to_python(value)
+            None if value is None else (key.output or model._meta.get_field(key.field)).to_python(value)
             for key, value in zip(keys, values, strict=True)
         ]
     except (ValueError, TypeError, DjangoValidationError, FieldDoesNotExist):
@@ -212,14 +240,48 @@ QUEUE_SORT_FIELDS: dict[str, tuple[str, bool]] = {
     "risk": ("risk_score", True),
     "due": ("response_due_at", True),
 }
-QUEUE_DEFAULT_SORT = "-created"
+# "urgency": what needs action soonest. The nearest open deadline first (so everything overdue comes first, the
+# longest overdue at the top), no deadline last; at the same deadline ugly before bad before neutral and good.
+QUEUE_URGENCY = "urgency"
+QUEUE_DEFAULT_SORT = QUEUE_URGENCY
+GRADE_RANK = {Grade.UGLY: 0, Grade.BAD: 1, Grade.NEUTRAL: 2, Grade.GOOD: 3}
+URGENCY_KEYS = (
+    KeysetKey("urgent_due", False, nullable=True, output=DateTimeField()),
+    KeysetKey("grade_rank", False, output=IntegerField()),
+    KeysetKey("id", False),
+)
+
+
+def with_urgency(queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:
+    """Annotate `urgent_due` (the response deadline while unanswered, or the resolution deadline, whichever is
+    sooner; None when neither applies) and `grade_rank` (0 ugly … 4 not graded).
+
+    Spelled out with CASE because LEAST treats NULL differently on PostgreSQL and SQLite."""
+    response_pending = Q(first_response_at__isnull=True, response_due_at__isnull=False)
+    return queryset.annotate(
+        urgent_due=Case(
+            When(
+                response_pending & (Q(resolution_due_at__isnull=True) | Q(response_due_at__lte=F("resolution_due_at"))),
+                then=F("response_due_at"),
+            ),
+            default=F("resolution_due_at"),
+            output_field=DateTimeField(),
+        ),
+        grade_rank=Case(
+            *(When(grade=grade, then=Value(rank)) for grade, rank in GRADE_RANK.items()),
+            default=Value(len(GRADE_RANK)),
+            output_field=IntegerField(),
+        ),
+    )
 
 
 def queue_sort_keys(sort: str) -> tuple[str, tuple[KeysetKey, ...]]:
-    """The normalised sort name and its keyset keys; unknown names fall back to newest first."""
+    """The normalised sort name and its keyset keys; unknown names fall back to the default (urgency)."""
+    if sort.lstrip("-") == QUEUE_URGENCY:
+        return QUEUE_URGENCY, URGENCY_KEYS
     name = sort.lstrip("-")
     if name not in QUEUE_SORT_FIELDS:
-        sort, name = QUEUE_DEFAULT_SORT, QUEUE_DEFAULT_SORT.lstrip("-")
+        return QUEUE_URGENCY, URGENCY_KEYS
     descending = sort.startswith("-")
     field, nullable = QUEUE_SORT_FIELDS[name]
     return sort, (KeysetKey(field, descending, nullable), KeysetKey("id", descending))
@@ -243,6 +305,17 @@ def complaint_is_overdue(complaint: Complaint, *, now: datetime) -> bool:
         complaint.response_due_at is not None and complaint.first_response_at is None and complaint.response_due_at < now
     )
     return response_late or (complaint.resolution_due_at is not None and complaint.resolution_due_at < now)
+
+
+def complaint_next_due(complaint: Complaint) -> datetime | None:
+    """The deadline that comes first while open: the response deadline until answered, the resolution deadline."""
+    if not complaint.is_open:
+        return None
+    candidates = [complaint.resolution_due_at]
+    if complaint.first_response_at is None:
+        candidates.append(complaint.response_due_at)
+    due = [moment for moment in candidates if moment is not None]
+    return min(due) if due else None
 
 
 def queue_filter_params(query: QueryDict) -> QueryDict:
@@ -281,10 +354,13 @@ def complaint_queue_page(
     # already; without DISTINCT the database can read the rows in index order and stop after one page.
     queryset.query.distinct = False
     sort, keys = queue_sort_keys(sort)
+    if sort == QUEUE_URGENCY:
+        queryset = with_urgency(queryset)
     page = keyset_page(queryset, keys=keys, cursor=cursor, size=size)
     now = timezone.now()
     for complaint in page.items:
         complaint.overdue = complaint_is_overdue(complaint, now=now)
+        complaint.next_due = complaint_next_due(complaint)
     return QueuePage(
         complaints=page.items,
         filterset=filterset,
@@ -343,3 +419,76 @@ def staff_assignable() -> QuerySet:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+# --- queue views: presets, saved views, the team's workload ---------------------------------------------------
+
+# The queue's preset views: (key, label, lowest role, the filter parameters they stand for).
+QUEUE_VIEWS: list[tuple[str, str, str, dict[str, str]]] = [
+    ("mine", "My open work", Role.AGENT, {"assignee": "me"}),
+    ("unassigned", "Unassigned", Role.AGENT, {"assignee": "none"}),
+    ("escalated", "Escalated", Role.LEAD, {"escalated": "true"}),
+    ("team", "Team: all open", Role.AGENT, {}),
+]
+QUEUE_DEFAULT_VIEW = "mine"
+
+
+def queue_view_params(view: str) -> dict[str, str] | None:
+    return next((params for key, _, _, params in QUEUE_VIEWS if key == view), None)
+
+
+def saved_views_for(*, user: Any) -> list[SavedView]:
+    """The person's own views and everyone's shared ones, own first."""
+    views = SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
+    return sorted(views, key=lambda v: (v.owner_id != user.pk, v.name.lower(), v.pk))
+
+
+def team_workload(*, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Open complaints per assignee (None: unassigned) with how many are overdue: one GROUP BY."""
+    now = now or timezone.now()
+    late = Q(response_due_at__lt=now, first_response_at__isnull=True) | Q(resolution_due_at__lt=now)
+    rows = (
+        Complaint.objects.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name")
+        .annotate(open=Count("id"), overdue=Count("id", filter=late), ugly=Count("id", filter=Q(grade=Grade.UGLY)))
+    )
+    people = [
+        {
+            "assignee_id": row["assignee_id"],
+            "name": (f"{row['assignee__first_name']} {row['assignee__last_name']}".strip() or row["assignee__username"])
+            if row["assignee_id"] else "Unassigned",
+            "open": row["open"],
+            "overdue": row["overdue"],
+            "ugly": row["ugly"],
+        }
+        for row in rows
+    ]
+    return sorted(people, key=lambda p: (-p["overdue"], -p["open"], p["name"]))
+
+
+# --- the complaint's version (optimistic concurrency) -------------------------------------------------------
+
+
+def complaint_version(*, complaint: Complaint) -> int:
+    """The complaint's version: the id of its latest timeline event (0 before the first).
+
+    Every change of a complaint writes one timeline event in the same transaction, whichever app makes it, so the
+    newest event id moves with every change without a counter every writer must remember to bump."""
+    return TimelineEvent.objects.filter(complaint_id=complaint.pk).aggregate(v=Max("id"))["v"] or 0
+
+
+def complaint_changes_since(*, complaint: Complaint, version: int, user: Any) -> list[TimelineEvent]:
+    """What other people and integrations changed on the complaint after `version`, oldest first."""
+    return list(
+        TimelineEvent.objects.filter(complaint_id=complaint.pk, id__gt=version)
+        # The system's own bookkeeping (grading, deadlines, a reply's delivery) is no one's edit to collide with.
+        .exclude(actor_type=Actor.SYSTEM)
+        .exclude(actor_user_id=user.pk)
+        .order_by("id")[:20]
+    )
+
+
+def macro_list(*, active_only: bool = False) -> QuerySet[Macro]:
+    macros = Macro.objects.select_related("created_by")
+    return macros.filter(active=True) if active_only else macros

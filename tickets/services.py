@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parseaddr
+from functools import reduce
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.services import notice_send, outbound_email_queue
@@ -24,10 +28,12 @@ from tickets.models import (
     Complaint,
     Customer,
     CustomerReference,
+    Macro,
+    SavedView,
     Status,
     TimelineEvent,
 )
-from tickets.permissions import user_role
+from tickets.permissions import complaint_change_refusal, user_role
 
 # Fields that a helpdesk may send again for the same (source, external_id) to update the complaint.
 INTAKE_UPDATABLE_FIELDS = (
@@ -525,6 +531,7 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, 
             reply_to=settings.REPLY_TO_EMAIL,
             headers=reply_email_headers(complaint, comment),
         )
+    mentioned = _mentions_notify(complaint=complaint, comment=comment, actor=actor) if kind == Comment.Kind.NOTE else []
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.COMMENTED,
@@ -532,11 +539,47 @@ def comment_add(*, complaint: Complaint, kind: str, body: str, actor: ActorRef, 
         message=(
             f"Replied to the customer (posting it as a public comment on {_reply_destination(complaint, channel)})"
             if channel == "helpdesk"
-            else f"Replied to the customer (emailing {complaint.customer.email})" if channel else "Added an internal note"
+            else f"Replied to the customer (emailing {complaint.customer.email})" if channel
+            else "Added an internal note" + (f" mentioning {', '.join('@' + u.get_username() for u in mentioned)}" if mentioned else "")
         ),
-        data={"comment_id": comment.pk, "kind": kind, "channel": channel},
+        data={"comment_id": comment.pk, "kind": kind, "channel": channel, "mentions": [u.pk for u in mentioned]},
     )
     return comment
+
+
+# @username in a note: Django usernames are letters, digits and @ . + - _; a trailing full stop ends the sentence.
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
+MENTIONS_MAX = 10
+
+
+def mentioned_usernames(body: str) -> list[str]:
+    """The @usernames in a text, in order, once each (lower-case)."""
+    names = [match.rstrip(".") for match in MENTION_RE.findall(body or "")]
+    return list(dict.fromkeys(name.lower() for name in names if name))[:MENTIONS_MAX]
+
+
+def _mentions_notify(*, complaint: Complaint, comment: Comment, actor: ActorRef) -> list[Any]:
+    """Tell each active support person mentioned in a note (not the author) through a notice; unknown names are
+    plain text. Returns the people told."""
+    names = mentioned_usernames(comment.body)
+    if not names:
+        return []
+    people = [
+        user
+        for user in get_user_model().objects.filter(is_active=True).filter(
+            reduce(operator.or_, (Q(username__iexact=name) for name in names))
+        )
+        if user_role(user) is not None and user != actor.user
+    ]
+    for user in people:
+        notice_send(
+            recipient=user,
+            title=f"{actor.label} mentioned you on {complaint.reference}",
+            body=f"{complaint.subject}\n\n{comment.body[:500]}",
+            url=f"/complaints/{complaint.reference}/#comment-{comment.pk}",
+            dedupe_key=f"tickets:mention:{comment.pk}:{user.pk}",
+        )
+    return people
 
 
 @transaction.atomic
@@ -671,3 +714,111 @@ def staff_user_get(*, user_id: int) -> Any:
     if user is None:
         raise Unprocessable(f"No active user with id {user_id}.", fields={"assignee": ["Unknown user."]})
     return user
+
+
+# --- tags, bulk actions -----------------------------------------------------------------------------
+
+TAG_RE = re.compile(r"^[\w][\w .:/+-]{0,39}$")
+
+
+def tag_clean(tag: str) -> str:
+    """A tag as stored: trimmed, lower-case, at most 40 letters, digits, spaces or . : / + - _."""
+    tag = (tag or "").strip().lower()
+    if not TAG_RE.match(tag):
+        raise InvalidInput(
+            "A tag is 1 to 40 letters, digits, spaces or . : / + - _.", fields={"tag": ["Use a short tag, e.g. refund-sent."]}
+        )
+    return tag
+
+
+@transaction.atomic
+def complaint_tag_add(*, complaint: Complaint, tag: str, actor: ActorRef) -> Complaint:
+    """Add a tag (no change when it is there already). Writes one 'tagged' event when the tags changed."""
+    tag = tag_clean(tag)
+    complaint = _locked(complaint)
+    tags = list(complaint.tags or [])
+    if tag in tags:
+        return complaint
+    complaint.tags = [*tags, tag]
+    complaint.save(update_fields=["tags", "updated_at"])
+    event_write(
+        complaint=complaint, kind=TimelineEvent.Kind.TAGGED, actor=actor, message=f"Tagged {tag}", data={"tag": tag}
+    )
+    signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=frozenset({"tags"}), actor=actor)
+    return complaint
+
+
+BULK_MAX = 100
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    done: list[str]
+    refused: list[tuple[str, str]]  # (reference, why)
+
+
+def complaints_bulk_apply(
+    *, complaints: Iterable[Complaint], action: str, value: Any, actor: ActorRef
+) -> BulkOutcome:
+    """Apply one action to each complaint, each in its own transaction, with the single action's checks.
+
+    action: "assign" (value: a user or None), "status" (value: a status), "tag" (value: a tag). A complaint the
+    person may not change (complaint_change_refusal) or whose status cannot make the move is refused and
+    reported; the others go through. Adding a tag is open to everyone, like a note.
+    """
+    if action not in {"assign", "status", "tag"}:
+        raise InvalidInput(f"Unknown bulk action '{action}'.", fields={"action": ["Choose assign, status or tag."]})
+    if action == "tag":
+        value = tag_clean(value)
+    done: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for complaint in complaints:
+        user = actor.user
+        if action != "tag":
+            why = complaint_change_refusal(user, complaint)
+            if why:
+                refused.append((complaint.reference, why))
+                continue
+        try:
+            if action == "assign":
+                complaint_assign(complaint=complaint, assignee=value, actor=actor)
+            elif action == "status":
+                if complaint.status == value:
+                    refused.append((complaint.reference, f"{complaint.reference} is {Status(value).label.lower()} already."))
+                    continue
+                complaint_transition(complaint=complaint, to_status=value, actor=actor)
+            else:
+                complaint_tag_add(complaint=complaint, tag=value, actor=actor)
+        except DomainError as exc:
+            refused.append((complaint.reference, exc.message))
+            continue
+        done.append(complaint.reference)
+    return BulkOutcome(done=done, refused=refused)
+
+
+# --- macros and saved views ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def macro_save(*, macro: Macro | None, title: str, kind: str, body: str, active: bool, actor: ActorRef) -> Macro:
+    """Create (macro=None) or change a macro. The form has checked the placeholders."""
+    if macro is None:
+        macro = Macro(created_by=actor.user)
+    macro.title, macro.kind, macro.body, macro.active = title.strip(), kind, body.strip(), active
+    try:
+        with transaction.atomic():
+            macro.save()
+    except IntegrityError as exc:
+        raise Unprocessable(
+            f"A macro called “{title.strip()}” exists already.", fields={"title": ["Choose another title."]}
+        ) from exc
+    return macro
+
+
+@transaction.atomic
+def saved_view_save(*, owner: Any, name: str, query: str, shared: bool) -> SavedView:
+    """Save (or overwrite, by name) one of the owner's queue views."""
+    view, _ = SavedView.objects.update_or_create(
+        owner=owner, name=name.strip(), defaults={"query": query, "shared": shared}
+    )
+    return view

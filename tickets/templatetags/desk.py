@@ -60,10 +60,12 @@ def deadline(due: datetime | None, done_at: datetime | None = None, now: datetim
         return format_html('<span class="due missed">Missed by {}</span>', duration_words((done_at - due).total_seconds()))
     now = now or timezone.now()
     left = (due - now).total_seconds()
+    # data-due lets app.js keep the words ticking without a reload.
+    iso = due.isoformat()
     if left <= 0:
-        return format_html('<span class="due late"><strong>Overdue</strong> by {}</span>', duration_words(left))
+        return format_html('<span class="due late" data-due="{}"><strong>Overdue</strong> by {}</span>', iso, duration_words(left))
     css = "due soon" if left <= SOON_SECONDS else "due ok"
-    return format_html('<span class="{}">{} left</span>', css, duration_words(left))
+    return format_html('<span class="{}" data-due="{}">{} left</span>', css, iso, duration_words(left))
 
 
 @register.filter
