@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -65,7 +65,9 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             serializer.is_valid(raise_exception=True)
             result = services.complaint_log(data=serializer.to_input(), actor=ActorRef.from_request(request))
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-            return Response(s.ComplaintOutput(_complaint_after_commit(result.complaint)).data, status=code)
+            # Answered from the complaint as written: no read-back. Its grade is null until the assessment, queued on
+            # commit, has run (GET it, or subscribe to complaint.graded).
+            return Response(s.ComplaintOutput(result.complaint).data, status=code)
 
         return idempotent(request, handle)
 
@@ -114,21 +116,6 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return Response(s.CommentOutput(comment).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.complaint_comments(complaint=complaint))
         return self.get_paginated_response(s.CommentOutput(page, many=True).data)
-
-
-def _complaint_after_commit(complaint: Complaint) -> Complaint:
-    """The complaint as stored now (with what ran on commit, e.g. an eager grade), or as committed.
-
-    The complaint is saved before this read; if the read fails (the connection dropped after the commit) the
-    caller still gets its 201 from the committed object instead of a 500 for a complaint that exists. Inside an
-    Idempotency-Key transaction nothing is committed yet, so a failure there is a real one and propagates."""
-    if transaction.get_connection().in_atomic_block:
-        return selectors.complaint_list().get(pk=complaint.pk)
-    try:
-        return selectors.complaint_list().get(pk=complaint.pk)
-    except DatabaseError:
-        logger.warning("Complaint %s was saved; answering from the committed object (read-back failed)", complaint.pk)
-        return complaint
 
 
 class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
