@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient

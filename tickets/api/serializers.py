@@ -6,8 +6,10 @@ import re
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tickets.api.schema import ErrorDetailSerializer
 from tickets.api.strict import StrictInput
 from tickets.errors import Unprocessable
 from tickets.models import (
@@ -21,7 +23,7 @@ from tickets.models import (
     Tier,
     TimelineEvent,
 )
-from tickets.services import ComplaintInput, CustomerInput
+from tickets.services import MAX_LOG_BATCH, ComplaintInput, CustomerInput
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
@@ -91,12 +93,53 @@ class ComplaintCreateInput(StrictInput):
         return attrs
 
     def to_input(self) -> ComplaintInput:
-        data = dict(self.validated_data)
+        return self.input_from(self.validated_data)
+
+    def input_from(self, validated: dict) -> ComplaintInput:
+        """The service's input from validated data (of this serializer's is_valid or run_validation)."""
+        data = dict(validated)
         customer = self.fields["customer"].to_input(data.pop("customer"))
         source = data.pop("source", "") or ""
         external_id = data.pop("external_id", None) or None
         data.setdefault("channel", Channel.API)
         return ComplaintInput(customer=customer, fields=data, source=source, external_id=external_id)
+
+
+class ComplaintBatchItemInput(ComplaintCreateInput):
+    """One complaint of a batch: as for POST /complaints/, and external_id is required (it makes a replayed batch
+    create nothing twice)."""
+
+    external_id = serializers.CharField(max_length=200)
+
+
+class ComplaintBatchInput(StrictInput):
+    complaints = ComplaintBatchItemInput(
+        many=True, min_length=1, max_length=MAX_LOG_BATCH,
+        help_text=f"1 to {MAX_LOG_BATCH:,} complaints. Each is checked on its own: a bad one gets its errors in "
+        "the results, the good ones are kept.",
+    )
+
+
+@extend_schema_field({"type": "integer", "enum": [200, 201, 400, 422]})
+class BatchStatusField(serializers.IntegerField):
+    pass
+
+
+class ComplaintBatchResultOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the complaint in the request's list, from 0.")
+    status = BatchStatusField(
+        help_text="As POST /complaints/ would answer this complaint: 201 created, 200 already known (by source "
+        "and external_id; changed details are applied), 400 a field needs fixing, 422 refused by a rule."
+    )
+    reference = serializers.CharField(allow_null=True, help_text="The complaint's reference; null when refused.")
+    error = ErrorDetailSerializer(allow_null=True, help_text="Why it was refused (400, 422); null otherwise.")
+
+
+class ComplaintBatchOutput(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Complaints created (status 201).")
+    existing = serializers.IntegerField(help_text="Complaints already known (status 200).")
+    failed = serializers.IntegerField(help_text="Complaints refused (status 400 or 422); nothing was stored for them.")
+    results = ComplaintBatchResultOutput(many=True, help_text="One per complaint sent, in the same order.")
 
 
 class ComplaintUpdateInput(StrictInput):
