@@ -114,6 +114,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "cxrecovery.urls"
 # Largest request body read (Django's own limit for forms; the API's JSON parser and middleware use it too: 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# POST /api/v1/complaints/batch/ takes up to 1,000 complaints: about 10 KB each on average.
+API_BATCH_MAX_BODY_SIZE = int(os.environ.get("API_BATCH_MAX_BODY_SIZE") or 10 * 1024 * 1024)
+# Seconds an integration key's row may come from the shared cache; unset: 30 with a Redis CACHE_URL, else 0.
+API_KEY_CACHE_SECONDS = int(os.environ["API_KEY_CACHE_SECONDS"]) if os.environ.get("API_KEY_CACHE_SECONDS") else None
 WSGI_APPLICATION = "cxrecovery.wsgi.application"
 ASGI_APPLICATION = "cxrecovery.asgi.application"
 

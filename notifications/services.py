@@ -211,8 +211,9 @@ def _active_endpoints_for(event_type: str) -> list[WebhookEndpoint]:
 
 def event_wanted(type: str) -> bool:  # noqa: A002
     """True when some active endpoint (or another target kind, e.g. a helpdesk's write-back) may want this event
-    type: lets a bulk publisher skip building payloads nobody will receive."""
-    return bool(_active_endpoints_for(type)) or any(kind.wants(type) for kind in TARGET_KINDS.values())
+    type: lets a publisher skip building payloads nobody will receive. From the cached subscriptions: no query."""
+    wanted = _subscribed_types()
+    return "*" in wanted or type in wanted or any(kind.wants(type) for kind in TARGET_KINDS.values())
 
 
 def _new_event(event_type: str, data: Mapping[str, Any], version: int, now: datetime) -> OutboxEvent:

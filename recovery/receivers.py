@@ -8,8 +8,14 @@ from typing import Any
 from django.dispatch import receiver
 
 from cxrecovery.queue import enqueue_on_commit
-from recovery.tasks.escalation import complaint_assess_task
-from tickets.signals import complaint_changed, complaint_logged, complaints_imported, complaints_importing
+from recovery.tasks.escalation import complaint_assess_task, complaints_assess_many_task
+from tickets.signals import (
+    complaint_changed,
+    complaint_logged,
+    complaints_imported,
+    complaints_importing,
+    complaints_logged,
+)
 
 # Changes that cannot move a grade or a rule: not worth an assessment. Everything else (including fields
 # added later) is assessed; the fingerprint makes an assessment of an unchanged complaint a no-op.
@@ -20,6 +26,12 @@ COSMETIC_FIELDS = frozenset({"currency", "occurred_at", "assignee"})
 @receiver(complaint_logged, dispatch_uid="recovery.assess_logged_complaint")
 def assess_logged_complaint(sender: Any, complaint_id: int, **kwargs: Any) -> None:
     enqueue_on_commit(complaint_assess_task, complaint_id, "logged")
+
+
+@receiver(complaints_logged, dispatch_uid="recovery.assess_logged_complaints")
+def assess_logged_complaints(sender: Any, complaint_ids: list[int], **kwargs: Any) -> None:
+    # One message per chunk of a batch; the worker fans it out to one assessment per complaint.
+    enqueue_on_commit(complaints_assess_many_task, list(complaint_ids), "logged")
 
 
 @receiver(complaint_changed, dispatch_uid="recovery.assess_changed_complaint")

@@ -1,5 +1,5 @@
-"""Faults answered honestly, in-process: the cache down, the database unavailable, a read-back that fails after
-the commit, concurrent and repeated activity batches, a database connection killed mid-request (PostgreSQL).
+"""Faults answered honestly, in-process: the cache down, the database unavailable, intake answering
+without a read-back after the commit, concurrent and repeated activity batches, a database connection killed mid-request (PostgreSQL).
 
 The fault tests that need real processes (a Redis of their own, Celery workers, a hung SMTP server) are in
 tests/test_faults_real.py."""
@@ -145,12 +145,15 @@ def test_healthz_answers_503_when_the_database_is_unavailable(client, monkeypatc
 
 
 @pytest.mark.django_db(transaction=True)
-def test_intake_answers_201_for_a_saved_complaint_when_the_read_back_fails(monkeypatch):
+def test_intake_answers_201_from_the_committed_complaint_without_reading_it_back(monkeypatch):
     from tickets import selectors
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(name='t', scopes=['complaints:write']).secret}")
-    monkeypatch.setattr(selectors, "complaint_list", mock.Mock(side_effect=OperationalError("connection lost")))
+    # A read after the commit could fail (the connection dropped) and turn a stored complaint into an error.
+    read_back = mock.Mock(side_effect=OperationalError("connection lost"))
+    monkeypatch.setattr(selectors, "complaint_list", read_back)
+    monkeypatch.setattr(selectors, "complaint_get", read_back)
 
     response = client.post(URL, BODY, format="json")
 
@@ -158,6 +161,7 @@ def test_intake_answers_201_for_a_saved_complaint_when_the_read_back_fails(monke
     complaint = Complaint.objects.get()
     assert response.json()["reference"] == complaint.reference
     assert response.json()["customer"]["email"] == "fault@example.com"
+    assert not read_back.called
 
 
 # --- Activity batches: count what was stored; Idempotency-Key ------------------------------------------------

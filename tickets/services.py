@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parseaddr
@@ -13,17 +13,21 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, router, transaction
 from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from notifications.services import notice_send, outbound_email_queue
 from tickets import signals, webhook_payloads
 from tickets.actors import ActorRef
+from tickets.bulk import complaints_insert
 from tickets.errors import DomainError, InvalidInput, InvalidTransition, Unprocessable
 from tickets.events import event_write
 from tickets.models import (
     STATUS_TRANSITIONS,
+    Channel,
     Comment,
     Complaint,
     Customer,
@@ -105,14 +109,14 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
             customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
         else:
             customer, created = Customer.objects.create(**fields), True
-    if data.external_id:
-        # get_or_create inserts in its own savepoint and reads the winner's row after an IntegrityError.
-        ref, ref_created = CustomerReference.objects.get_or_create(
-            source=source, external_id=data.external_id, defaults={"customer": customer}
-        )
-        if not ref_created and ref.customer_id != customer.pk:
-            # Another request attached this external id first: use theirs.
-            customer, created = ref.customer, False
+        if data.external_id:
+            # get_or_create inserts in its own savepoint and reads the winner's row after an IntegrityError.
+            ref, ref_created = CustomerReference.objects.get_or_create(
+                source=source, external_id=data.external_id, defaults={"customer": customer}
+            )
+            if not ref_created and ref.customer_id != customer.pk:
+                # Another request attached this external id first: use theirs.
+                customer, created = ref.customer, False
     if not created:
         _customer_refresh(customer, data, email)
     return customer
@@ -158,9 +162,13 @@ CustomerKey = tuple[str, str | None, str | None]  # (source of the external id, 
 
 
 def customers_resolve_bulk(
-    keys: Iterable[CustomerKey], names: Mapping[CustomerKey, str] | None = None
+    keys: Iterable[CustomerKey],
+    names: Mapping[CustomerKey, str] | None = None,
+    details: Mapping[CustomerKey, Mapping[str, Any]] | None = None,
 ) -> dict[CustomerKey, int]:
     """Customer id for each (source, external_id, email): by reference, then by email, else a new customer.
+    A new customer is created with its name (`names`) or with everything `details` gives (name, phone,
+    lifetime_value, social_reach: what _customer_fields makes of a CustomerInput).
 
     The same rules as tickets.services.customer_resolve, for a whole batch in a few queries. Keys
     that name the same external id or email end up on the same customer. If a concurrent request
@@ -223,15 +231,22 @@ def customers_resolve_bulk(
             for key, slot in pending.items():
                 if names.get(key) and not slots[slot].get("name"):
                     slots[slot]["name"] = names[key][:200]
+        if details:
+            for key, slot in pending.items():
+                if details.get(key) and not slots[slot].get("fields"):
+                    slots[slot]["fields"] = dict(details[key])
         created = _customers_create(slots)
         if created is None:
             # A concurrent request created one of these customers: resolve them safely one by one.
             for key in pending:
                 source, external_id, email = key
                 name = (names or {}).get(key) or None
-                resolved[key] = customer_resolve(
-                    data=CustomerInput(email=email, external_id=external_id, name=name), source=source
-                ).pk
+                sent = dict((details or {}).get(key) or {})
+                data = CustomerInput(
+                    email=email, external_id=external_id, name=sent.get("name") or name, phone=sent.get("phone") or None,
+                    lifetime_value=sent.get("lifetime_value"), social_reach=sent.get("social_reach"),
+                )
+                resolved[key] = customer_resolve(data=data, source=source).pk
         else:
             for key, slot in pending.items():
                 resolved[key] = created[slot]
@@ -266,7 +281,7 @@ def _customers_create(slots: list[dict[str, Any]]) -> list[int] | None:
     """Create one customer per slot and return their ids in order; None if an email was taken meanwhile."""
     if not connection.features.can_return_rows_from_bulk_insert:
         return None
-    rows = [Customer(email=slot["email"], name=slot.get("name") or "") for slot in slots]
+    rows = [Customer(**{"name": slot.get("name") or "", **slot.get("fields", {}), "email": slot["email"]}) for slot in slots]
     try:
         with transaction.atomic():
             Customer.objects.bulk_create(rows, batch_size=BULK_BATCH)
@@ -282,22 +297,24 @@ def complaint_log(*, data: ComplaintInput, actor: ActorRef) -> LogResult:
 
     A repeated delivery with changed details updates the complaint (one 'updated' event);
     an identical one changes nothing. Never creates a duplicate, also under concurrent requests.
+    The complaint returned is the one written (its customer attached): callers answer from it without
+    reading it back. A new complaint from a known customer costs three statements: the customer's SELECT,
+    the complaint's INSERT … ON CONFLICT DO NOTHING and the timeline event's INSERT (tests/tickets/test_intake_cost.py).
     """
     customer = customer_resolve(data=data.customer, source=data.source)
-    if data.external_id:
+    complaint = Complaint(customer=customer, source=data.source, external_id=data.external_id, **data.fields)
+    if data.external_id and not _insert_unless_known(complaint):
+        # The unique (source, external_id) caught a redelivery: no SELECT before every INSERT, no savepoint,
+        # and no constraint error in the database's log.
         existing = _complaint_by_external(data.source, data.external_id)
-        if existing is not None:
-            return _complaint_redelivered(existing, data, actor)
-    try:
-        with transaction.atomic():
-            complaint = Complaint.objects.create(
-                customer=customer, source=data.source, external_id=data.external_id, **data.fields
-            )
-    except IntegrityError:
-        existing = _complaint_by_external(data.source, data.external_id) if data.external_id else None
         if existing is None:
-            raise
-        return _complaint_redelivered(existing, data, actor)
+            # The conflicting row went away (its transaction rolled back), or SQLite's OR IGNORE skipped the row
+            # for another constraint: a plain INSERT either stores it or raises the real error.
+            complaint.save(force_insert=True)
+        else:
+            return _complaint_redelivered(existing, data, actor)
+    elif not data.external_id:
+        complaint.save(force_insert=True)
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.LOGGED,
@@ -308,6 +325,158 @@ def complaint_log(*, data: ComplaintInput, actor: ActorRef) -> LogResult:
     webhook_payloads.publish("complaint.logged", complaint)
     signals.complaint_logged.send(sender=Complaint, complaint_id=complaint.pk, actor=actor)
     return LogResult(complaint=complaint, created=True)
+
+
+def _insert_unless_known(complaint: Complaint) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: True (and the instance saved) when the row went in, False
+    when a complaint with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it
+    to commit or roll back)."""
+    using = router.db_for_write(Complaint)
+    conn = connections[using]
+    opts = Complaint._meta
+    fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(complaint, f.attname) is not None]
+    query = InsertQuery(Complaint, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [complaint])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = [opts.pk]
+    [(sql, params)] = compiler.as_sql()
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    complaint.pk = opts.pk.to_python(row[0])
+    complaint._state.adding, complaint._state.db = False, using
+    return True
+
+
+# Complaints per assessment task queued by a batch: each task fans out to one assessment per complaint.
+ASSESS_CHUNK = 250
+MAX_LOG_BATCH = 1000
+
+
+def complaints_log_batch(*, items: Sequence[ComplaintInput], actor: ActorRef) -> list[LogResult]:
+    """Log up to MAX_LOG_BATCH complaints, each with its own (source, external_id), set-based. One LogResult per
+    item, in order. What the caller may rely on:
+    - Idempotent like complaint_log: an item whose (source, external_id) is already a complaint is answered with
+      it (created=False), and its changed details are applied with one `updated` event; a replayed batch creates
+      nothing twice. Within a batch a repeated (source, external_id) makes one complaint: the first item is
+      answered created, the later ones not, and the last one's details are stored.
+    - One transaction: the complaints, their customers (resolved in bulk, as the history import does), one
+      `logged` timeline event each and their complaint.logged outbox events go in together, with a handful of
+      set-based INSERTs (tickets.bulk, shared with the history import).
+    - The assessment is queued on commit, one task per ASSESS_CHUNK complaints (signal complaints_logged).
+    - Safe under concurrency: if a concurrent request stores one of these complaints first, the batch is
+      written again and that complaint counts as existing.
+    """
+    if len(items) > MAX_LOG_BATCH:
+        raise InvalidInput(f"A batch holds at most {MAX_LOG_BATCH:,} complaints; this one has {len(items):,}.")
+    if any(not item.external_id for item in items):
+        raise InvalidInput("Every complaint of a batch needs its own external_id.")
+    try:
+        with transaction.atomic():
+            return _log_batch(items, actor)
+    except IntegrityError:
+        with transaction.atomic():
+            return _log_batch(items, actor)
+
+
+def _log_batch(items: Sequence[ComplaintInput], actor: ActorRef) -> list[LogResult]:
+    now = timezone.now()
+    first: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], ComplaintInput] = {}
+    for index, item in enumerate(items):
+        key = (item.source, item.external_id or "")
+        first.setdefault(key, index)
+        last[key] = item
+    existing: dict[tuple[str, str], Complaint] = {}
+    for source in {source for source, _ in last}:
+        wanted = [external_id for s, external_id in last if s == source]
+        for complaint in (
+            Complaint.objects.select_for_update(of=("self",)).select_related("customer", "assignee")
+            .filter(source=source, external_id__in=wanted)
+        ):
+            existing[(complaint.source, complaint.external_id)] = complaint
+    fresh = {key: item for key, item in last.items() if key not in existing}
+
+    by_key: dict[tuple[str, str], LogResult] = {
+        key: _complaint_redelivered(complaint, last[key], actor) for key, complaint in existing.items()
+    }
+    complaints = _log_batch_fresh(fresh, actor, now) if fresh else {}
+    for key, complaint in complaints.items():
+        by_key[key] = LogResult(complaint=complaint, created=True)
+    results = []
+    for index, item in enumerate(items):
+        key = (item.source, item.external_id or "")
+        result = by_key[key]
+        if result.created and first[key] != index:
+            result = LogResult(complaint=result.complaint, created=False)
+        results.append(result)
+    return results
+
+
+def _log_batch_fresh(
+    fresh: Mapping[tuple[str, str], ComplaintInput], actor: ActorRef, now: Any
+) -> dict[tuple[str, str], Complaint]:
+    def customer_key(item: ComplaintInput) -> CustomerKey:
+        return (item.source, item.customer.external_id or None, _normalise_email(item.customer.email))
+
+    details = {customer_key(item): _customer_fields(item.customer) for item in fresh.values()}
+    customer_of = customers_resolve_bulk(list(details), details=details)
+    customers = Customer.objects.in_bulk(set(customer_of.values()))
+    _customers_refresh_bulk(customers, {customer_of[key]: item.customer for key, item in
+                                        ((customer_key(i), i) for i in fresh.values())})
+    complaints: dict[tuple[str, str], Complaint] = {}
+    for key, item in fresh.items():
+        customer = customers[customer_of[customer_key(item)]]
+        complaints[key] = Complaint(
+            customer=customer, source=item.source, external_id=item.external_id, created_at=now, updated_at=now,
+            **{"channel": Channel.API, **item.fields},
+        )
+    label = actor.label[:200]
+    common = {
+        "kind": TimelineEvent.Kind.LOGGED,
+        "actor_type": actor.kind,
+        "actor_user_id": actor.user.pk if actor.user is not None and actor.user.pk else None,
+        "actor_key_id": actor.api_key.pk if actor.api_key is not None else None,
+        "actor_label": label,
+        "created_at": now,
+    }
+    ordered = list(complaints.values())
+    complaints_insert(
+        ordered,
+        lambda c: [{
+            **common,
+            "complaint_id": c.pk,
+            "message": f"Complaint logged via {c.get_channel_display().lower()}",
+            "data": {"source": c.source, "external_id": c.external_id, "customer_id": c.customer_id},
+        }],
+    )
+    webhook_payloads.publish_many("complaint.logged", ordered)
+    for start in range(0, len(ordered), ASSESS_CHUNK):
+        chunk = [c.pk for c in ordered[start : start + ASSESS_CHUNK]]
+        signals.complaints_logged.send(sender=Complaint, complaint_ids=chunk, actor=actor)
+    return complaints
+
+
+def _customers_refresh_bulk(customers: Mapping[int, Customer], sent: Mapping[int, CustomerInput]) -> None:
+    """_customer_refresh for a batch, in one UPDATE: the values sent win over stored ones (an email is only ever
+    added by single intake, where a clash with another customer's can be handled row by row)."""
+    changed: dict[int, Customer] = {}
+    fields: set[str] = set()
+    for customer_id, data in sent.items():
+        customer = customers[customer_id]
+        for name in ("name", "phone", "lifetime_value", "social_reach"):
+            value = getattr(data, name)
+            if value not in (None, "") and value != getattr(customer, name):
+                setattr(customer, name, value)
+                changed[customer_id] = customer
+                fields.add(name)
+    if changed:
+        now = timezone.now()
+        for customer in changed.values():
+            customer.updated_at = now
+        Customer.objects.bulk_update(list(changed.values()), [*sorted(fields), "updated_at"], batch_size=BULK_BATCH)
 
 
 def _complaint_by_external(source: str, external_id: str) -> Complaint | None:

@@ -5,6 +5,9 @@ transaction.on_commit. Arguments:
 - complaint_logged(sender=Complaint, complaint_id: int, actor: ActorRef)
 - complaint_changed(sender=Complaint, complaint_id: int, changed: frozenset[str], actor: ActorRef)
   `changed` names the fields that changed (for example {"status"} or {"severity", "subject"}).
+- complaints_logged(sender=Complaint, complaint_ids: list[int], actor: ActorRef)
+  Complaints logged together through batch intake (tickets.services.complaints_log_batch), sent once per chunk of
+  tickets.services.ASSESS_CHUNK instead of complaint_logged per complaint; receivers queue work for the whole chunk.
 - complaints_importing(sender=Complaint, complaints: list[Complaint], comments: list[list[str]], actor: ActorRef)
   A batch of complaints from a helpdesk's history (tickets/helpdesks/importers) is about to be bulk-inserted.
   The instances are unsaved (customer_id set); `comments[i]` is what the customer wrote later on complaints[i].
@@ -21,5 +24,6 @@ from django.dispatch import Signal
 
 complaint_logged = Signal()
 complaint_changed = Signal()
+complaints_logged = Signal()
 complaints_importing = Signal()
 complaints_imported = Signal()

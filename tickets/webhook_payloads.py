@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from notifications.services import event_publish
+from notifications.services import event_publish, event_wanted, events_publish_many
 from tickets.events import jsonable
 from tickets.models import Comment, Complaint
 
@@ -53,8 +53,17 @@ def complaint_data(complaint: Complaint) -> dict[str, Any]:
 
 
 def publish(event_type: str, complaint: Complaint, **extra: Any) -> None:
-    """Write the event to the outbox in the caller's transaction."""
+    """Write the event to the outbox in the caller's transaction (nothing, not even the payload, when no endpoint
+    or other target could want this type: the check is cached)."""
+    if not event_wanted(event_type):
+        return
     event_publish(type=event_type, data={"complaint": complaint_data(complaint), **jsonable(extra)}, version=EVENT_VERSION)
+
+
+def publish_many(event_type: str, complaints: list[Complaint]) -> None:
+    """publish() for a batch, set-based; builds no payload when nothing subscribes to the type."""
+    if complaints and event_wanted(event_type):
+        events_publish_many(type=event_type, items=[{"complaint": complaint_data(c)} for c in complaints], version=EVENT_VERSION)
 
 
 def reply_data(comment: Comment, *, channel: str, sent_at: Any) -> dict[str, Any]:

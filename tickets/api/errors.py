@@ -75,6 +75,12 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "Some fields need fixing: " + ", ".join(names) + "." if names else "The request is not valid."
 
 
+def validation_error_detail(detail: Any) -> dict[str, Any]:
+    """The `error` object a ValidationError's detail answers with: {"code", "message", "fields"}."""
+    fields = flatten_errors(detail)
+    return error_body("validation_error", _validation_message(fields), fields)["error"]
+
+
 # Seconds a client is asked to wait when the database is unavailable (a restart, a failover, a dropped connection).
 DATABASE_RETRY_AFTER = 10
 DATABASE_UNAVAILABLE_MESSAGE = (

@@ -25,7 +25,7 @@ class ApiBodyLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            limit = body_limit()
+            limit = body_limit(request.path)
             if length > limit:
                 response = JsonResponse(error_body("request_too_large", too_large_message(limit)), status=413)
                 # The unread body would otherwise be parsed as the next request on a kept-alive connection.

@@ -24,7 +24,13 @@ class RequestTooLarge(exceptions.APIException):
     default_detail = "The request body is too large."
 
 
-def body_limit() -> int:
+# Endpoints that take a batch may take a larger body (1,000 complaints with their texts).
+BATCH_PATH_SUFFIXES = ("/complaints/batch/",)
+
+
+def body_limit(path: str = "") -> int:
+    if path.endswith(BATCH_PATH_SUFFIXES):
+        return max(settings.API_BATCH_MAX_BODY_SIZE, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
@@ -57,7 +63,8 @@ class ApiJSONParser(JSONParser):
     naming each field whose text holds a lone surrogate."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = body_limit()
+        request = (parser_context or {}).get("request")
+        limit = body_limit(getattr(request, "path", "") or "")
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise RequestTooLarge(too_large_message(limit))

@@ -104,6 +104,13 @@ class ContractAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction != "request" or not isinstance(schema, dict):
             return schema
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # A list of objects (many=True) states its bounds as a ListField's do.
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+            return schema
         if isinstance(field, serializers.DecimalField):
             schema["pattern"] = decimal_pattern(field)
         elif isinstance(field, serializers.EmailField):

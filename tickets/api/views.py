@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from tickets import selectors, services
 from tickets.actors import ActorRef
 from tickets.api import serializers as s
-from tickets.api.errors import error_body
+from tickets.api.errors import error_body, validation_error_detail
 from tickets.api.filtering import ApiFilterBackend
+from tickets.errors import Unprocessable
 from tickets.filters import ComplaintFilter, CustomerFilter
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Complaint
@@ -61,11 +64,51 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """Log a complaint. 201 when created; 200 with the existing complaint for a repeated (source, external_id)."""
 
         def handle() -> Response:
-            serializer = s.ComplaintCreateInput(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            result = services.complaint_log(data=serializer.to_input(), actor=ActorRef.from_request(request))
+            validator = _create_validator()
+            data = validator.input_from(validator.run_validation(request.data))
+            result = services.complaint_log(data=data, actor=ActorRef.from_request(request))
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-            return Response(s.ComplaintOutput(_complaint_after_commit(result.complaint)).data, status=code)
+            # Answered from the complaint as written: no read-back. Its grade is null until the assessment, queued on
+            # commit, has run (GET it, or subscribe to complaint.graded).
+            return Response(s.ComplaintOutput(result.complaint).data, status=code)
+
+        return idempotent(request, handle)
+
+    @extend_schema(
+        request=s.ComplaintBatchInput, responses={200: s.ComplaintBatchOutput}, parameters=[IDEMPOTENCY_HEADER],
+        summary="Log up to 1,000 complaints at once",
+    )
+    @action(detail=False, methods=["post"], url_path="batch", filter_backends=[], pagination_class=None)
+    def batch(self, request):
+        """Log up to 1,000 complaints, each with its own (source, external_id). 200 with one result per complaint
+        (index, status, reference, error): the good ones are stored, a bad one gets its errors in the same shape as
+        POST /complaints/. A replayed batch creates nothing twice. 400 for a body that is not such a list."""
+
+        def handle() -> Response:
+            items = _batch_items(request.data)
+            validator = s.ComplaintBatchItemInput()
+            results: list[dict | None] = [None] * len(items)
+            good: list[tuple[int, Any]] = []
+            for index, item in enumerate(items):
+                try:
+                    good.append((index, validator.input_from(validator.run_validation(item))))
+                except ValidationError as exc:
+                    results[index] = _batch_failure(index, 400, validation_error_detail(exc.detail))
+                except Unprocessable as exc:
+                    detail = error_body(exc.code, exc.message, exc.fields or None)["error"]
+                    results[index] = _batch_failure(index, 422, detail)
+            logged = services.complaints_log_batch(items=[data for _, data in good], actor=ActorRef.from_request(request))
+            for (index, _), result in zip(good, logged, strict=True):
+                results[index] = {
+                    "index": index, "status": 201 if result.created else 200,
+                    "reference": result.complaint.reference, "error": None,
+                }
+            statuses = [r["status"] for r in results]
+            body = {
+                "created": statuses.count(201), "existing": statuses.count(200),
+                "failed": len(statuses) - statuses.count(201) - statuses.count(200), "results": results,
+            }
+            return Response(body, status=status.HTTP_200_OK)
 
         return idempotent(request, handle)
 
@@ -116,19 +159,37 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(s.CommentOutput(page, many=True).data)
 
 
-def _complaint_after_commit(complaint: Complaint) -> Complaint:
-    """The complaint as stored now (with what ran on commit, e.g. an eager grade), or as committed.
+_validators = threading.local()
 
-    The complaint is saved before this read; if the read fails (the connection dropped after the commit) the
-    caller still gets its 201 from the committed object instead of a 500 for a complaint that exists. Inside an
-    Idempotency-Key transaction nothing is committed yet, so a failure there is a real one and propagates."""
-    if transaction.get_connection().in_atomic_block:
-        return selectors.complaint_list().get(pk=complaint.pk)
-    try:
-        return selectors.complaint_list().get(pk=complaint.pk)
-    except DatabaseError:
-        logger.warning("Complaint %s was saved; answering from the committed object (read-back failed)", complaint.pk)
-        return complaint
+
+def _create_validator() -> s.ComplaintCreateInput:
+    """One intake validator per thread, reused: a new serializer deep-copies every declared field (the nested
+    customer's too) on each request. run_validation checks the same way and raises the same errors as is_valid."""
+    validator = getattr(_validators, "create", None)
+    if validator is None:
+        validator = _validators.create = s.ComplaintCreateInput()
+    return validator
+
+
+def _batch_items(data: Any) -> list[Any]:
+    """The list of a batch body, or a 400 that says what to send."""
+    items = data.get("complaints") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError({"complaints": [
+            f'Send {{"complaints": [...]}}: a list of 1 to {services.MAX_LOG_BATCH:,} complaints.'
+        ]})
+    if not items:
+        raise ValidationError({"complaints": ["Send at least one complaint."]})
+    if len(items) > services.MAX_LOG_BATCH:
+        raise ValidationError({"complaints": [
+            f"A batch holds at most {services.MAX_LOG_BATCH:,} complaints; this one has {len(items):,}. "
+            f"Split it into batches of {services.MAX_LOG_BATCH:,} or fewer."
+        ]})
+    return items
+
+
+def _batch_failure(index: int, code: int, error: dict[str, Any]) -> dict[str, Any]:
+    return {"index": index, "status": code, "reference": None, "error": error}
 
 
 class CustomerViewSet(viewsets.ReadOnlyModelViewSet):

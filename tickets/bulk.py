@@ -1,0 +1,116 @@
+"""Set-based INSERTs of many complaints with their timeline events, shared by the writers of many complaints at
+once: the history import (tickets/helpdesks/importers) and batch intake (tickets.services.complaints_log_batch).
+
+On PostgreSQL the rows go in with COPY, about five times faster than bulk_create (no SQL text of 30,000 parameters
+to build and parse); elsewhere with bulk_create. The instances keep the values they carry, their own timestamps
+included, and get their ids.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection
+from django.db.models import JSONField, Model
+from psycopg.types.json import Jsonb
+
+from tickets.models import Complaint, TimelineEvent
+
+# Rows per INSERT where bulk_create is used.
+BULK_BATCH = 1000
+
+
+def complaints_insert(complaints: list[Complaint], events_of: Callable[[Complaint], Iterable[dict[str, Any]]]) -> None:
+    """INSERT the complaints (which get their ids), then the timeline events `events_of(complaint)` gives for each,
+    as {attname: value} rows with the same keys. Call it inside the caller's transaction: the events go in with
+    their complaints or not at all."""
+    insert_instances(Complaint, complaints)
+    insert_rows(TimelineEvent, [event for complaint in complaints for event in events_of(complaint)])
+
+
+_TIMESTAMPS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _kept_timestamps() -> Iterator[None]:
+    """Let bulk_create keep the times we set (a helpdesk's own, or one time for a whole batch): auto_now /
+    auto_now_add would stamp every row with now.
+    (Only needed off PostgreSQL: COPY writes the values as they are.)
+
+    The switch is on the model fields, so it is held under a lock and only around the INSERTs of this module.
+    """
+    fields = [
+        Complaint._meta.get_field("created_at"),
+        Complaint._meta.get_field("updated_at"),
+        TimelineEvent._meta.get_field("created_at"),
+    ]
+    with _TIMESTAMPS_LOCK:
+        saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
+        try:
+            for f in fields:
+                f.auto_now = f.auto_now_add = False
+            yield
+        finally:
+            for f, auto_now, auto_now_add in saved:
+                f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+def insert_instances(model: type[Model], objs: list[Model]) -> None:
+    """INSERT the instances as they are (their own timestamps included) and give them their ids.
+
+    On PostgreSQL with COPY, about five times faster than bulk_create: no SQL text of 30,000 parameters to build
+    and parse. Elsewhere bulk_create, with auto_now switched off for the duration.
+    """
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        with _kept_timestamps():
+            model.objects.bulk_create(objs, batch_size=BULK_BATCH)
+        return
+    opts = model._meta
+    quote = connection.ops.quote_name
+    # COPY goes through psycopg's own cursor: wrap_database_errors turns its errors into Django's (a unique
+    # violation into IntegrityError, which the writers catch when a concurrent request stored a row first).
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        if opts.pk.attname and any(getattr(o, opts.pk.attname) is None for o in objs):
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, opts.pk.attname, pk)
+        fields = opts.concrete_fields
+        json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+        columns = ", ".join(quote(f.column) for f in fields)
+        with cursor.cursor.copy(f"COPY {quote(opts.db_table)} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(
+                    [Jsonb(getattr(obj, f.attname)) if f.attname in json_fields else getattr(obj, f.attname) for f in fields]
+                )
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT rows given as {attname: value} (all with the same keys), without building model instances."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        insert_instances(model, [model(**row) for row in rows])
+        return
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    names = list(rows[0])
+    fields = [by_attname[name] for name in names]
+    json_names = {f.attname for f in fields if isinstance(f, JSONField)}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[n]) if n in json_names else row[n] for n in names])
+
+
