@@ -125,7 +125,7 @@ def _explain() -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from recovery.services import outcomes as services
+    from recovery.outcomes import services
 
     params = {
         "now": timezone.now(), "pending": "pending", "returned": "returned", "not_returned": "not_returned",
@@ -158,7 +158,7 @@ def _verify() -> str | None:
 
 @section("outcomes", order=60, help="Settle 1,000,000 open outcomes (3,000,000 due windows) in one sweep")
 def outcomes(ctx: Context) -> None:
-    from recovery.services.outcomes import outcome_windows_settle
+    from recovery.outcomes.services import outcome_windows_settle
 
     n = ctx.scaled(OUTCOMES)
     started = time.monotonic()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from recovery.models import CustomerActivity, OutcomeWindow
-from recovery.services import outcomes as services
+from recovery.outcomes import services
 from tests.factories import CustomerFactory
 from tests.recovery.outcomes_factories import make_resolved_complaint, open_outcome, states
 from tickets import services as ticket_services

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from recovery.escalation import services
+from recovery.escalation.rules import DEFAULT_RULES
 from recovery.models import EscalationRule
-from recovery.rules import DEFAULT_RULES
-from recovery.services import escalation as services
 from tests.factories import ComplaintFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from recovery.escalation import services
+from recovery.escalation.tasks import backtest_run_task, sla_sweep_task
 from recovery.models import Assessment, BacktestRun
-from recovery.services import escalation as services
-from recovery.tasks.escalation import backtest_run_task, sla_sweep_task
 from tests.factories import ComplaintFactory
 from tickets.actors import ActorRef
 from tickets.errors import InvalidInput

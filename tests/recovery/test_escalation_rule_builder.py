@@ -8,8 +8,8 @@ import re
 import pytest
 from django.test import Client
 
+from recovery.escalation.rules import ACTION_TYPES, DEFAULT_RULES, FIELDS, RuleValidationError, validate_rule
 from recovery.models import EscalationRule
-from recovery.rules import ACTION_TYPES, DEFAULT_RULES, FIELDS, RuleValidationError, validate_rule
 
 pytestmark = pytest.mark.django_db
 SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with

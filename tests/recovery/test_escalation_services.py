@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Notification
+from recovery.escalation import services
+from recovery.escalation.rules import DEFAULT_RULES
 from recovery.models import Assessment, Escalation, EscalationRule, GradingSettings, RuleFiring, SlaClock
-from recovery.rules import DEFAULT_RULES
-from recovery.services import escalation as services
 from tests.factories import ComplaintFactory, CustomerFactory
 from tickets import services as ticket_services
 from tickets.actors import ActorRef
@@ -644,7 +644,7 @@ def test_grading_settings_update_refuses_invalid_settings(senior):
 
 
 def test_rule_changes_take_effect_at_the_next_assessment(senior):
-    from recovery.selectors import escalation as selectors
+    from recovery.escalation import selectors
 
     assert bad_complaint() and assess(bad_complaint()).escalation.tier == "lead"
     bad_rule = EscalationRule.objects.get(order=20)

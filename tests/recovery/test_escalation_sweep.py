@@ -13,10 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.models import Notification
+from recovery.escalation import selectors, services, tasks
 from recovery.models import Assessment, Escalation, RuleFiring
-from recovery.selectors import escalation as selectors
-from recovery.services import escalation as services
-from recovery.tasks import escalation as tasks
 from tests.conftest import require_service
 from tests.factories import ComplaintFactory
 from tickets import services as ticket_services

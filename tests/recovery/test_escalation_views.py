@@ -10,10 +10,10 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from recovery.escalation import services
+from recovery.escalation.panels import render_panel
+from recovery.escalation.rules import DEFAULT_RULES
 from recovery.models import BacktestRun, Escalation, EscalationRule, GradingSettings
-from recovery.panels_escalation import render_panel
-from recovery.rules import DEFAULT_RULES
-from recovery.services import escalation as services
 from tests.factories import ComplaintFactory
 from tickets.actors import ActorRef
 from tickets.models import Complaint

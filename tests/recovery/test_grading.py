@@ -1,4 +1,4 @@
-"""Unit tests for recovery.grading: pure, no database."""
+"""Unit tests for recovery.escalation.grading: pure, no database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recovery.grading import (
+from recovery.escalation.grading import (
     CAUSES,
     LOW_RISK_TEXT,
     GradeSignals,

@@ -1,4 +1,4 @@
-"""Unit tests for recovery.learning: pure statistics, no database."""
+"""Unit tests for recovery.outcomes.learning: pure statistics, no database."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from recovery.learning import (
+from recovery.outcomes.learning import (
     beta_posterior,
     cell_signal,
     simulate_bandit,

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from recovery.models import GestureLearning, Offer, OutcomeWindow, RecoveryOutcome
-from recovery.playbook import ComplaintContext, GestureSpec, rank_gestures
-from recovery.selectors.learning import learned_rates_for
-from recovery.services import outcomes as services
-from recovery.tasks.outcomes import gesture_learning_recompute_task
+from recovery.offers.playbook import ComplaintContext, GestureSpec, rank_gestures
+from recovery.outcomes import services
+from recovery.outcomes.learned import learned_rates_for
+from recovery.outcomes.tasks import gesture_learning_recompute_task
 from tests.factories import CustomerFactory
 from tests.recovery.outcomes_factories import make_gesture
 from tickets.models import Complaint
@@ -200,7 +200,7 @@ def test_recompute_follows_settling_of_real_windows(django_capture_on_commit_cal
     open_outcome(complaint, now=anchor)
 
     # when: the settle task runs (it queues learning on commit)
-    from recovery.tasks.outcomes import outcome_windows_settle_task
+    from recovery.outcomes.tasks import outcome_windows_settle_task
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome_windows_settle_task.delay()

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from recovery.selectors.metrics import (
+from recovery.outcomes.metrics import (
     cost_per_extra_return,
     difference_interval,
     flag_cells,
@@ -22,7 +22,7 @@ from recovery.selectors.metrics import (
     rate,
     sort_cells,
 )
-from recovery.services.outcomes import itt_group
+from recovery.outcomes.services import itt_group
 
 RUNS = 200
 

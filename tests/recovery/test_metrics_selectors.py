@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from recovery.models import OutcomeWindow, RecoveryOutcome, SuggestionLog
-from recovery.selectors import metrics
-from recovery.selectors.metrics import MetricsFilter, difference_interval, rate
-from recovery.tasks.outcomes import outcome_metrics_refresh_task
+from recovery.outcomes import metrics
+from recovery.outcomes.metrics import MetricsFilter, difference_interval, rate
+from recovery.outcomes.tasks import outcome_metrics_refresh_task
 from tests.factories import ComplaintFactory, CustomerFactory
 from tests.recovery.outcomes_factories import add_activity, make_gesture
 from tickets.models import Complaint

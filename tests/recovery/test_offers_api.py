@@ -9,9 +9,9 @@ import pytest
 from django.urls import resolve
 from rest_framework.test import APIClient
 
-from recovery.api.offers import ComplaintOfferViewSet, ComplaintSuggestionViewSet
 from recovery.models import ApprovalRequest, Offer, SuggestionLog
-from recovery.services import offers as services
+from recovery.offers import services
+from recovery.offers.api import ComplaintOfferViewSet, ComplaintSuggestionViewSet
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef
 

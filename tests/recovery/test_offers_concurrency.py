@@ -11,8 +11,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from recovery.models import ApprovalRequest, Offer
-from recovery.services import offers as services
-from recovery.services.offers import AlreadyDecided
+from recovery.offers import services
+from recovery.offers.services import AlreadyDecided
 from tests.concurrency import race
 from tests.conftest import require_service
 from tests.recovery.offers_factories import complaint, gesture, person

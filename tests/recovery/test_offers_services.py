@@ -9,8 +9,8 @@ import pytest
 
 from notifications.models import Notification
 from recovery.models import ApprovalRequest, Gesture, Offer, SuggestionLog
-from recovery.services import offers as services
-from recovery.services.offers import OFFER_TRANSITIONS, AlreadyDecided, NotAllowed, approval_route
+from recovery.offers import services
+from recovery.offers.services import OFFER_TRANSITIONS, AlreadyDecided, NotAllowed, approval_route
 from tests.recovery.offers_factories import complaint, gesture, person, require_approval
 from tickets.actors import ActorRef
 from tickets.apikeys import api_key_create

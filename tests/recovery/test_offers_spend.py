@@ -13,8 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recovery.models import Offer
-from recovery.selectors import offers as selectors
-from recovery.services import offers as services
+from recovery.offers import selectors, services
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef
 

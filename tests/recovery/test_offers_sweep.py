@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from recovery.models import ApprovalRequest
-from recovery.services import offers as services
-from recovery.services.offers import AlreadyDecided
-from recovery.tasks.offers import approval_escalate_task, approval_remind_task, approval_requests_sweep_task
+from recovery.offers import services
+from recovery.offers.services import AlreadyDecided
+from recovery.offers.tasks import approval_escalate_task, approval_remind_task, approval_requests_sweep_task
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef
 from tickets.models import TimelineEvent

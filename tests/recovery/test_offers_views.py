@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from recovery.models import ApprovalRequest, Offer
-from recovery.services import offers as services
+from recovery.offers import services
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef
 
@@ -188,7 +188,7 @@ def test_complaint_page_shows_top_three_suggestions_with_reasons_and_offer_butto
 
 
 def test_complaint_page_panel_is_hidden_from_people_without_a_role(rf, outsider):
-    from recovery.panels_offers import render_offers_panel
+    from recovery.offers.panels import render_offers_panel
 
     request = rf.get("/")
     request.user = outsider
@@ -265,7 +265,7 @@ def test_panel_shows_the_approval_state_of_each_offer(client, agent, senior):
 
 
 def test_panel_query_count_does_not_grow_with_the_number_of_offers(rf, agent):
-    from recovery.panels_offers import render_offers_panel
+    from recovery.offers.panels import render_offers_panel
 
     case = complaint(grade="ugly")
     request = rf.get(f"/complaints/{case.reference}/")

@@ -14,9 +14,8 @@ from rest_framework.test import APIClient
 
 from notifications.models import Notification
 from recovery.models import ApprovalRequest, Offer
-from recovery.selectors import offers as selectors
-from recovery.services import offers as services
-from recovery.services.offers import AlreadyDecided, NotAllowed
+from recovery.offers import selectors, services
+from recovery.offers.services import AlreadyDecided, NotAllowed
 from tests.concurrency import race
 from tests.conftest import require_service
 from tests.recovery.offers_factories import complaint, gesture, person

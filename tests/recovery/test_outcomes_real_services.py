@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from recovery.models import OutcomeWindow
-from recovery.services import outcomes as services
-from recovery.tasks.outcomes import outcome_windows_settle_task
+from recovery.outcomes import services
+from recovery.outcomes.tasks import outcome_windows_settle_task
 from tests.recovery.outcomes_factories import make_resolved_complaint
 from tests.test_real_services import celery_worker_process, wait_for  # noqa: F401 - the worker fixture
 from tickets.models import ApiKey

@@ -9,8 +9,8 @@ from unittest import mock
 import pytest
 
 from recovery.models import CustomerActivity, OutcomeWindow, RecoveryOutcome
-from recovery.services import outcomes as services
-from recovery.tasks.outcomes import outcome_open_task
+from recovery.outcomes import services
+from recovery.outcomes.tasks import outcome_open_task
 from tests.factories import ComplaintFactory, CustomerFactory
 from tests.recovery.outcomes_factories import (
     add_activity,

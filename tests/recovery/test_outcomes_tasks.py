@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cxrecovery.celery import app as celery_app
 from recovery.models import GestureLearning, OutcomeWindow, RecoveryOutcome
-from recovery.tasks import outcomes as tasks
+from recovery.outcomes import tasks
 from tests.recovery.outcomes_factories import add_activity, make_gesture, make_resolved_complaint, open_outcome, states
 from tickets.models import TimelineEvent
 

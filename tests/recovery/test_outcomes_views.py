@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from recovery.charts_outcomes import gesture_chart, headline_chart, trend_chart
-from recovery.selectors.metrics import rate
+from recovery.outcomes.charts import gesture_chart, headline_chart, trend_chart
+from recovery.outcomes.metrics import rate
 from tests.factories import ComplaintFactory, CustomerFactory
 from tests.recovery.outcomes_factories import add_activity, make_gesture, make_resolved_complaint, open_outcome
 from tickets.models import Grade, Status

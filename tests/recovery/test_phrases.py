@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from recovery import phrases
-from recovery.grading import GradeSignals, GradingConfig, GradingConfigError, grade_experience
-from recovery.phrases import LEGAL_THREAT, MEDIA_THREAT, PUBLIC_THREAT, REPEAT_CONTACT, WONT_RETURN, detect
+from recovery.escalation import phrases
+from recovery.escalation.grading import GradeSignals, GradingConfig, GradingConfigError, grade_experience
+from recovery.escalation.phrases import LEGAL_THREAT, MEDIA_THREAT, PUBLIC_THREAT, REPEAT_CONTACT, WONT_RETURN, detect
 
 
 def _categories(text: str) -> set[str]:
@@ -223,7 +223,7 @@ def test_grading_with_the_agents_box_and_no_words_keeps_the_plain_reason():
 
 @pytest.mark.django_db
 def test_assessment_reads_the_customers_later_comments_not_the_agents():
-    from recovery.services.escalation import complaint_assess
+    from recovery.escalation.services import complaint_assess
     from tests.factories import ComplaintFactory
     from tickets.actors import ActorRef
     from tickets.events import event_write
@@ -247,7 +247,7 @@ def test_assessment_reads_the_customers_later_comments_not_the_agents():
 
 @pytest.mark.django_db
 def test_assessment_uses_the_phrase_lists_in_the_grading_settings():
-    from recovery.services.escalation import complaint_assess, grading_settings_update
+    from recovery.escalation.services import complaint_assess, grading_settings_update
     from tests.factories import ComplaintFactory
     from tickets.actors import ActorRef
 

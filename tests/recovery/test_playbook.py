@@ -1,4 +1,4 @@
-"""Unit tests for recovery.playbook and the starter playbook: plain data, no database."""
+"""Unit tests for recovery.offers.playbook and the starter playbook: plain data, no database."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from recovery.learning import LearnedSignal, cell_signal
-from recovery.playbook import (
+from recovery.offers.playbook import (
     CAUSES,
     GRADES,
     RESOURCE_KINDS,
@@ -23,7 +22,8 @@ from recovery.playbook import (
     equipoise_band,
     rank_gestures,
 )
-from recovery.starter_playbook import STARTER_GESTURES
+from recovery.offers.starter_playbook import STARTER_GESTURES
+from recovery.outcomes.learning import LearnedSignal, cell_signal
 
 ALL_CAUSES = frozenset(CAUSES)
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from recovery.models import ApprovalLimit, Gesture
-from recovery.selectors.offers import DEFAULT_APPROVAL_LIMITS, approval_limits, gesture_spec
-from recovery.starter_playbook import STARTER_GESTURES
+from recovery.offers.selectors import DEFAULT_APPROVAL_LIMITS, approval_limits, gesture_spec
+from recovery.offers.starter_playbook import STARTER_GESTURES
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,7 @@ import pytest
 from django.utils import timezone
 
 from recovery.models import Gesture, GestureLearning, Offer, SuggestionLog
-from recovery.selectors import offers as selectors
-from recovery.services import offers as services
+from recovery.offers import selectors, services
 from tests.factories import CustomerFactory
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from recovery.models import ApprovalLimit, Gesture
-from recovery.services import offers as services
+from recovery.offers import services
 from tests.recovery.offers_factories import complaint, gesture
 from tickets.actors import ActorRef
 

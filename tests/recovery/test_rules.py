@@ -1,4 +1,4 @@
-"""Unit tests for recovery.rules: pure, no database."""
+"""Unit tests for recovery.escalation.rules: pure, no database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from recovery.rules import (
+from recovery.escalation.rules import (
     DEFAULT_RULES,
     FIELDS,
     TIERS,
