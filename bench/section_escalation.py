@@ -80,8 +80,9 @@ def fifty_rules() -> list:
 
 
 def random_signals_and_facts(n: int) -> list[tuple]:
-    from recovery.escalation.grading import CAUSES, GradeSignals
+    from recovery.escalation.grading import GradeSignals
     from recovery.escalation.rules import ComplaintFacts
+    from recovery.vocabulary import CAUSES
 
     rng = random.Random(11)
     out = []

@@ -132,7 +132,7 @@ def _explain() -> None:
         "redemption": "gesture_redemption", "currency": "GBP", "outcome_id": None,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + services._settle_sql(vendor="postgresql", outcome_id=None), params)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + services.settle_sql(vendor="postgresql", outcome_id=None), params)
         print("\n".join(row[0] for row in cursor.fetchall()), flush=True)
         transaction.set_rollback(True)
 

@@ -20,7 +20,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cxrecovery.queue import enqueue_on_commit
+from notifications.queue import enqueue_on_commit
 from notifications import signals
 from notifications.catalogue import event_types, event_types_unknown
 from notifications.delivery import SENDERS, TARGET_KINDS, SendResult, retry_delay

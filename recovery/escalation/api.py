@@ -13,8 +13,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from recovery.escalation import selectors, services
-from recovery.escalation.rules import TIERS, RuleValidationError, rule_json_schema, validate_rule
+from recovery.escalation.rules import RuleValidationError, rule_json_schema, validate_rule
 from recovery.models import Escalation, EscalationRule
+from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef
 from tickets.api.serializers import UserRefOutput
 from tickets.api.strict import NON_BLANK, StrictInput

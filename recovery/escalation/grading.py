@@ -23,25 +23,10 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
+from recovery import formatting
 from recovery.escalation import phrases as words_lib
 from recovery.escalation.phrases import PhraseHit
-
-GOOD = "good"
-NEUTRAL = "neutral"
-BAD = "bad"
-UGLY = "ugly"
-# Least to most at risk; rules.py relies on this order for `gte` on grades.
-GRADES: tuple[str, ...] = (GOOD, NEUTRAL, BAD, UGLY)
-
-CAUSES: tuple[str, ...] = (
-    "staff_conduct",
-    "product_quality",
-    "service_delay",
-    "failed_fix",
-    "pricing",
-    "ignored",
-    "other",
-)
+from recovery.vocabulary import BAD, CAUSES, GOOD, NEUTRAL, UGLY
 
 # How each cause reads in a reason. `other` carries no points by default, so it rarely shows.
 CAUSE_TEXT: Mapping[str, str] = MappingProxyType(
@@ -480,14 +465,14 @@ def _scored_reasons(s: GradeSignals, c: GradingConfig, words: Mapping[str, Phras
     out.append(
         Reason(
             "lifetime_value",
-            f"Valuable customer: lifetime value {_money(s.lifetime_value, s.currency)}",
+            f"Valuable customer: lifetime value {formatting.money(s.lifetime_value, s.currency)}",
             _band_points(s.lifetime_value, c.lifetime_value_bands),
         )
     )
     out.append(
         Reason(
             "monetary_loss",
-            f"Customer lost {_money(s.monetary_loss, s.currency)}",
+            f"Customer lost {formatting.money(s.monetary_loss, s.currency)}",
             _band_points(s.monetary_loss, c.monetary_loss_bands),
         )
     )
@@ -520,8 +505,6 @@ def _followers(n: int) -> str:
     return f"{n:,} follower{'' if n == 1 else 's'}"
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return f"{amount:,.2f} {currency}".strip()
 
 
 def _number(x: float) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from cxrecovery.queue import enqueue_on_commit
+from notifications.queue import enqueue_on_commit
 from recovery.escalation.tasks import complaint_assess_task
 from tickets.signals import complaint_changed, complaint_logged, complaints_imported, complaints_importing
 

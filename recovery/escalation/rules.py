@@ -20,14 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from recovery.escalation.grading import CAUSES, GRADES
+from recovery.vocabulary import CAUSES, CHANNELS, CLOSED_STATUSES, GRADES, PRIORITIES, STATUSES, TIERS
 from tickets.textcheck import text_problems
-
-TIERS: tuple[str, ...] = ("frontline", "lead", "manager", "executive")  # lowest to highest
-CHANNELS: tuple[str, ...] = ("web", "email", "phone", "chat", "social", "in_person", "api")
-STATUSES: tuple[str, ...] = ("new", "in_progress", "waiting_on_customer", "resolved", "closed")
-CLOSED_STATUSES: frozenset[str] = frozenset({"resolved", "closed"})
-PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")  # lowest to highest
 
 NOTIFY_ASSIGNEE = "assignee"
 # Resolved at the end of an evaluation to the tier the complaint ends up at, so "escalate one

@@ -20,9 +20,10 @@ from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet
 
 from recovery.escalation.grading import DEFAULT_CONFIG, GradeSignals, GradingConfig, GradingConfigError
-from recovery.escalation.rules import TIERS, ComplaintFacts, RuleSpec, RuleValidationError, validate_rule
+from recovery.escalation.rules import ComplaintFacts, RuleSpec, RuleValidationError, validate_rule
 from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule, GradingSettings, SlaClock
-from tickets.models import Channel, Complaint, Status, TimelineEvent
+from recovery.vocabulary import TIERS
+from tickets.models import OPEN_STATUSES, Channel, Complaint, Status, TimelineEvent
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ REPEAT_WINDOW = timedelta(days=90)
 LEGAL_OR_MEDIA_TAGS = frozenset({"legal", "legal-threat", "lawyer", "media", "media-threat", "press"})
 # The statuses whose SLA clock runs. waiting_on_customer pauses it; resolved/closed stop it.
 CLOCK_RUNNING_STATUSES = (Status.NEW, Status.IN_PROGRESS)
-OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
 
 # Sweep bounds: a run never selects more than this many complaints per kind of work.
 SWEEP_DUE_LIMIT = 10_000

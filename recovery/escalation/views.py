@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from recovery import formatting
 from recovery.escalation import selectors, services
 from recovery.escalation.api import rule_summary
 from recovery.escalation.forms import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty
@@ -29,11 +30,10 @@ from recovery.escalation.rules import (
     NOTIFY_ASSIGNEE,
     NOTIFY_ESCALATION_TIER,
     NOTIFY_TARGETS,
-    PRIORITIES,
     TAG_MAX_LENGTH,
-    TIERS,
 )
 from recovery.models import EscalationRule
+from recovery.vocabulary import PRIORITIES, TIERS
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
 from tickets.models import Cause, Channel, Grade, Role, Status, Tier
@@ -86,7 +86,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     for escalation in rows:
         due = escalation.ack_due_at
         escalation.overdue = bool(due and due <= now and escalation.status == "open")
-        escalation.time_left = services.duration(abs((due - now).total_seconds())) if due else ""
+        escalation.time_left = formatting.duration(abs((due - now).total_seconds())) if due else ""
     return _render(
         request,
         "recovery/escalation_inbox.html",

@@ -14,8 +14,8 @@ from django.contrib import admin
 
 from recovery.models import ApprovalLimit, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.offers.forms import GestureForm
-from recovery.offers.playbook import TIERS
 from recovery.offers.selectors import gesture_spec
+from recovery.vocabulary import TIERS
 
 
 class GestureAdminForm(GestureForm):

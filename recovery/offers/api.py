@@ -17,8 +17,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from recovery.models import ApprovalRequest, Gesture, Offer
-from recovery.offers import selectors, services
+from recovery import formatting
+from recovery.models import OFFER_TRANSITIONS, ApprovalRequest, Gesture, Offer
+from recovery.offers import routing, selectors, services
 from recovery.offers.playbook import Suggestion
 from tickets.actors import ActorRef
 from tickets.api.serializers import UserRefOutput
@@ -61,7 +62,7 @@ def suggestion_data(
     suggestion: Suggestion, view: selectors.SuggestionView, *, tier: str, limits, rule_tier: str | None
 ) -> dict[str, Any]:
     spec = view.specs[suggestion.gesture_code]
-    route = services.approval_route(
+    route = routing.approval_route(
         cost=suggestion.cost,
         offerer_tier=tier,
         gesture_tier=spec.approval_tier,
@@ -194,7 +195,7 @@ class OfferOutput(serializers.ModelSerializer):
             Offer.Status.DECLINED: "decline",
             Offer.Status.WITHDRAWN: "withdraw",
         }
-        return [name for status_, name in actions.items() if status_ in services.OFFER_TRANSITIONS[offer.status]]
+        return [name for status_, name in actions.items() if status_ in OFFER_TRANSITIONS[offer.status]]
 
 
 class OfferCreateInput(StrictInput):
@@ -565,7 +566,7 @@ class SpendViewSet(viewsets.ViewSet):
 
 def _money_strings(row: dict[str, Any]) -> dict[str, Any]:
     """Amounts as strings with two decimals, like every other amount in the API."""
-    return {key: f"{value:.2f}" if isinstance(value, Decimal) else value for key, value in row.items()}
+    return {key: formatting.money_str(value) if isinstance(value, Decimal) else value for key, value in row.items()}
 
 
 def register(router) -> None:

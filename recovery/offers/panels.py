@@ -10,7 +10,9 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from recovery.offers import selectors, services
+from recovery import formatting
+from recovery.models import OFFER_TRANSITIONS
+from recovery.offers import routing, selectors, services
 from tickets.actors import ActorRef
 from tickets.models import Complaint, Status
 from tickets.panels import register_complaint_panel
@@ -28,7 +30,7 @@ def _suggestions(
     rows = []
     for suggestion in view.top:
         spec = view.specs[suggestion.gesture_code]
-        route = services.approval_route(
+        route = routing.approval_route(
             cost=suggestion.cost,
             offerer_tier=tier,
             gesture_tier=spec.approval_tier,
@@ -41,8 +43,8 @@ def _suggestions(
                 "suggestion": suggestion,
                 "spec": spec,
                 "script": view.scripts.get(suggestion.gesture_code, ""),
-                "cost": services.money(suggestion.cost, complaint.currency),
-                "needs": None if route.auto else services.TIER_ONE[route.required_tier],
+                "cost": formatting.money(suggestion.cost, complaint.currency),
+                "needs": None if route.auto else routing.TIER_ONE[route.required_tier],
                 "route_reasons": route.reasons,
             }
         )
@@ -53,16 +55,16 @@ def _offers(complaint: Complaint) -> list[dict[str, Any]]:
     rows = []
     for offer in selectors.complaint_offers(complaint=complaint):
         requests = list(offer.approval_requests.all())  # newest first
-        allowed = services.OFFER_TRANSITIONS[offer.status]
+        allowed = OFFER_TRANSITIONS[offer.status]
         rows.append(
             {
                 "offer": offer,
-                "cost": services.money(offer.cost, offer.currency),
-                "offered_cost": services.money(offer.offered_cost, offer.currency)
+                "cost": formatting.money(offer.cost, offer.currency),
+                "offered_cost": formatting.money(offer.offered_cost, offer.currency)
                 if offer.offered_cost is not None and offer.offered_cost != offer.cost
                 else None,
                 "approval": requests[0] if requests else None,
-                "waiting_for": services.TIER_ONE[requests[0].required_tier]
+                "waiting_for": routing.TIER_ONE[requests[0].required_tier]
                 if requests and requests[0].status == "pending"
                 else None,
                 "can_fulfil": "fulfilled" in allowed,
@@ -90,7 +92,7 @@ def render_offers_panel(request: HttpRequest, complaint: Complaint) -> str | Non
         "offers": _offers(complaint),
         "gestures": list(selectors.gestures_offerable()) if not closed else [],
         "can_resolve": complaint.status in (Status.NEW, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER),
-        "my_limit": services.money(limits.get(tier), complaint.currency),
+        "my_limit": formatting.money(limits.get(tier), complaint.currency),
         "no_limit": limits.get(tier) is None,
         # Not request.path: the panel is also drawn in htmx responses to the page's own POSTs.
         "next": f"{reverse('tickets:detail', args=[complaint.reference])}#offers",

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeAlias
 
+from recovery import formatting
 from recovery.outcomes.learning import PRIOR_STRENGTH, LearnedSignal
+from recovery.vocabulary import CAUSES, GRADES, TIERS
 
 __all__ = [
     "BAND_HIGH",
@@ -51,18 +53,6 @@ __all__ = [
     "rank_gestures",
 ]
 
-CAUSES: tuple[str, ...] = (
-    "staff_conduct",
-    "product_quality",
-    "service_delay",
-    "failed_fix",
-    "pricing",
-    "ignored",
-    "other",
-)
-# Ordered mildest first: comparisons use the index.
-GRADES: tuple[str, ...] = ("good", "neutral", "bad", "ugly")
-TIERS: tuple[str, ...] = ("frontline", "lead", "manager", "executive")
 RESOURCE_KINDS: tuple[str, ...] = (
     "money_now",
     "money_later",
@@ -183,14 +173,8 @@ _GRADE_STEP_PENALTY = 0.3
 # A gesture the customer has already had is mostly expected the second time.
 _REPEAT_SURPRISE_FACTOR = 0.25
 
-_CURRENCY_SYMBOL: Mapping[str, str] = {"GBP": "£", "EUR": "€", "USD": "$"}
-_CENT = Decimal("0.01")
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    symbol = _CURRENCY_SYMBOL.get(currency)
-    text = f"{amount.quantize(_CENT, rounding=ROUND_HALF_UP):,}"
-    return f"{symbol}{text}" if symbol else f"{currency} {text}"
 
 
 def _require(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -265,8 +249,8 @@ class GestureSpec:
     def effective_cost(self, loss: Decimal) -> Decimal:
         """What this gesture costs the company for a customer who lost `loss`, to the penny."""
         if self.cost_pct_of_loss is None:
-            return self.cost.quantize(_CENT, rounding=ROUND_HALF_UP)
-        return (loss * self.cost_pct_of_loss / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+            return self.cost.quantize(formatting.CENT, rounding=ROUND_HALF_UP)
+        return (loss * self.cost_pct_of_loss / 100).quantize(formatting.CENT, rounding=ROUND_HALF_UP)
 
     def effective_value(self, loss: Decimal) -> Decimal:
         """What this gesture is worth to the customer who lost `loss`."""
@@ -383,8 +367,8 @@ def _exclusion(gesture: GestureSpec, context: ComplaintContext) -> Exclusion | N
     if context.budget is not None and cost > context.budget:
         return excluded(
             "over_budget",
-            f"Costs {_money(cost, context.currency)}, over the "
-            f"{_money(context.budget, context.currency)} budget for this case",
+            f"Costs {formatting.money(cost, context.currency)}, over the "
+            f"{formatting.money(context.budget, context.currency)} budget for this case",
         )
     return None
 
@@ -426,7 +410,7 @@ def _compensation_component(gesture: GestureSpec, context: ComplaintContext) -> 
         return None, "No monetary loss recorded, so the amount is not measured against one"
     value = gesture.effective_value(loss)
     fit = compensation_fit(value, loss)
-    loss_text = _money(loss, context.currency)
+    loss_text = formatting.money(loss, context.currency)
     ratio = value / loss
     pct = f"{ratio:.0%}"
     if ratio < BAND_LOW:
@@ -462,12 +446,12 @@ def _value_component(gesture: GestureSpec, context: ComplaintContext) -> tuple[f
     if cost == 0:
         reason = "Costs nothing but time"
     elif value > cost:
-        reason = f"Feels worth {_money(value, context.currency)} to the customer for {_money(cost, context.currency)}"
+        reason = f"Feels worth {formatting.money(value, context.currency)} to the customer for {formatting.money(cost, context.currency)}"
     ltv = context.lifetime_value
     if cost > 0 and 0 < ltv < cost:
         # Spending more than the customer ever brought in rarely pays back.
         fit *= 0.5
-        reason = f"Costs more than the {_money(ltv, context.currency)} this customer has spent with us"
+        reason = f"Costs more than the {formatting.money(ltv, context.currency)} this customer has spent with us"
     return fit, reason
 
 

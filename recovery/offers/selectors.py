@@ -36,8 +36,9 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from recovery.models import ApprovalLimit, ApprovalRequest, Assessment, Gesture, Offer
-from recovery.offers.playbook import TIERS, ComplaintContext, Exclusion, GestureSpec, Ranking, Suggestion, rank_gestures
+from recovery.offers.playbook import ComplaintContext, Exclusion, GestureSpec, Ranking, Suggestion, rank_gestures
 from recovery.outcomes.learned import learned_rates_for
+from recovery.vocabulary import TIERS
 from tickets.models import ROLE_TIER, Complaint, Tier
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ RECEIVED_WINDOW = timedelta(days=365)
 RECEIVED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
 # Offers the customer has seen: a surprise among them is no surprise the next time.
 SEEN_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED, Offer.Status.DECLINED)
-OPEN_STATUSES = (Offer.Status.PROPOSED, Offer.Status.PENDING_APPROVAL, Offer.Status.APPROVED)
+# Offers still in flight (not yet fulfilled, declined, rejected or withdrawn); not tickets' OPEN_STATUSES of a complaint.
+IN_FLIGHT_STATUSES = (Offer.Status.PROPOSED, Offer.Status.PENDING_APPROVAL, Offer.Status.APPROVED)
 # Offers whose money is committed: approved and not (yet) declined by the customer nor withdrawn.
 COMMITTED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED)
 EVER_APPROVED_STATUSES = (Offer.Status.APPROVED, Offer.Status.FULFILLED, Offer.Status.DECLINED)
@@ -230,7 +232,7 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
     )
     # A gesture already in flight on this complaint is not suggested again.
     in_flight = dict(
-        Offer.objects.filter(complaint=complaint, status__in=OPEN_STATUSES).values_list("gesture__code", "status")
+        Offer.objects.filter(complaint=complaint, status__in=IN_FLIGHT_STATUSES).values_list("gesture__code", "status")
     )
     ranked, excluded = [], list(ranking.excluded)
     for suggestion in ranking.suggestions:

@@ -29,10 +29,11 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from recovery import formatting
 from recovery.models import ApprovalRequest, Gesture, Offer
-from recovery.offers import selectors, services
+from recovery.offers import routing, selectors, services
 from recovery.offers.forms import ApprovalLimitsForm, DecisionForm, DeclineForm, FulfilForm, GestureForm, OfferForm
-from recovery.offers.playbook import TIERS
+from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
 from tickets.models import Cause, Role, Tier
@@ -128,13 +129,13 @@ def offer_create(request: HttpRequest, reference: str) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return _back(request, back)
-    what = f"“{offer.gesture.title}” ({services.money(offer.cost, offer.currency)})"
+    what = f"“{offer.gesture.title}” ({formatting.money(offer.cost, offer.currency)})"
     if offer.status == Offer.Status.APPROVED:
         messages.success(request, f"Offered {what}: approved at once. Give it to the customer, then mark it fulfilled.")
     else:
         tier = offer.approval_requests.first().required_tier
         messages.success(
-            request, f"Offered {what}: waiting for {services.TIER_ONE[tier]} to approve it. They have been emailed."
+            request, f"Offered {what}: waiting for {routing.TIER_ONE[tier]} to approve it. They have been emailed."
         )
     return _back(request, back)
 
@@ -225,13 +226,13 @@ def _inbox_rows(rows: list[ApprovalRequest], user: Any, limits: dict, now: datet
                 "history": history,
                 "changed_amount": offer.offered_cost is not None and offer.offered_cost != offer.cost,
                 "complaint_url": complaint_url(offer.complaint.reference),
-                "cost": services.money(offer.cost, offer.currency),
-                "offered_cost": services.money(offer.offered_cost, offer.currency) if offer.offered_cost else "",
-                "approved_amount": services.money(approval.approved_amount, offer.currency)
+                "cost": formatting.money(offer.cost, offer.currency),
+                "offered_cost": formatting.money(offer.offered_cost, offer.currency) if offer.offered_cost else "",
+                "approved_amount": formatting.money(approval.approved_amount, offer.currency)
                 if approval.approved_amount is not None
                 else "",
-                "loss": services.money(offer.complaint.monetary_loss, offer.complaint.currency),
-                "ltv": services.money(offer.complaint.customer.lifetime_value, offer.currency),
+                "loss": formatting.money(offer.complaint.monetary_loss, offer.complaint.currency),
+                "ltv": formatting.money(offer.complaint.customer.lifetime_value, offer.currency),
             }
         )
     return out
@@ -258,12 +259,12 @@ def approvals(request: HttpRequest) -> HttpResponse:
         "below": below,
         "tier": tier,
         "tier_label": Tier(tier).label,
-        "tier_people": services.TIER_PEOPLE[tier],
+        "tier_people": routing.TIER_PEOPLE[tier],
         "my_limit": limits.get(tier),
-        "my_limit_text": services.money(limits.get(tier)),
+        "my_limit_text": formatting.money(limits.get(tier)),
         "now": now,
-        "remind_hours": services.hours_text(settings.APPROVAL_REMIND_AFTER_HOURS),
-        "escalate_hours": services.hours_text(settings.APPROVAL_ESCALATE_AFTER_HOURS),
+        "remind_hours": formatting.hours_text(settings.APPROVAL_REMIND_AFTER_HOURS),
+        "escalate_hours": formatting.hours_text(settings.APPROVAL_ESCALATE_AFTER_HOURS),
     }
     return render(request, "recovery/approvals_inbox.html", context)
 
@@ -295,7 +296,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"Approved “{offer.gesture.title}” on {offer.complaint.reference} at "
-            f"{services.money(decided.approved_amount, offer.currency)}. The agent has been told.",
+            f"{formatting.money(decided.approved_amount, offer.currency)}. The agent has been told.",
         )
     else:
         messages.success(

@@ -23,9 +23,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from recovery.models import CustomerActivity, Gesture, Offer, RecoveryOutcome
-from recovery.offers.playbook import GRADES, KIND_FIT
+from recovery.offers.playbook import KIND_FIT
 from recovery.outcomes import services
 from recovery.outcomes.metrics import recovery_metrics_refresh
+from recovery.vocabulary import GRADES
 from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
 
 SOURCE = "demo-history"

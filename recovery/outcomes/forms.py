@@ -8,8 +8,8 @@ from datetime import date
 from django import forms
 
 from recovery.models import Gesture
+from recovery.outcomes.config import learning_window_days, window_days
 from recovery.outcomes.metrics import MetricsFilter
-from recovery.outcomes.services import learning_window_days, window_days
 from tickets.models import Cause, Grade, Tier
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")

@@ -33,7 +33,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -53,9 +53,10 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from recovery import formatting
 from recovery.models import CustomerActivity, OutcomeWindow, RecoveryOutcome, SuggestionLog
+from recovery.outcomes.config import learning_window_days, window_days
 from recovery.outcomes.learning import THIN_N
-from recovery.outcomes.services import learning_window_days, window_days
 from tickets.models import Cause, Complaint, Grade, Tier
 
 logger = logging.getLogger(__name__)
@@ -200,8 +201,6 @@ def flag_cells(differences: Sequence[dict[str, Any] | None], *, alpha: float = 0
         difference["clear"] = bool(difference["clear"] and adjusted < alpha and not difference["thin"])
 
 
-def _money(value: Decimal | None) -> str:
-    return str((value or Decimal("0")).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def cost_per_extra_return(cost: Decimal, offered: Mapping[str, Any], difference: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -225,9 +224,9 @@ def cost_per_extra_return(cost: Decimal, offered: Mapping[str, Any], difference:
         }
     high_extra, low_extra = n * difference["high"], n * difference["low"]
     return {
-        "value": _money(cost / Decimal(str(extra))),
-        "low": _money(cost / Decimal(str(high_extra))),
-        "high": _money(cost / Decimal(str(low_extra))),
+        "value": formatting.money_str(cost / Decimal(str(extra))),
+        "low": formatting.money_str(cost / Decimal(str(high_extra))),
+        "high": formatting.money_str(cost / Decimal(str(low_extra))),
         "extra_returns": round(extra, 1),
         "reason": "",
     }
@@ -246,14 +245,14 @@ def money_summary(
     if difference is None:
         difference = difference_interval(offered, not_offered)
     return {
-        "gesture_cost": _money(cost),
-        "cost_per_returned_customer": _money(cost / returned) if returned else None,
+        "gesture_cost": formatting.money_str(cost),
+        "cost_per_returned_customer": formatting.money_str(cost / returned) if returned else None,
         "cost_per_extra_return": cost_per_extra_return(cost, offered, difference),
-        "revenue_after_offer": _money(revenue),
-        "revenue_minus_gesture_cost": _money(revenue - cost),
-        "revenue_per_offered_customer": _money(revenue / offered["customers"]) if offered["customers"] else None,
+        "revenue_after_offer": formatting.money_str(revenue),
+        "revenue_minus_gesture_cost": formatting.money_str(revenue - cost),
+        "revenue_per_offered_customer": formatting.money_str(revenue / offered["customers"]) if offered["customers"] else None,
         "revenue_per_not_offered_customer": (
-            _money(other_revenue / not_offered["customers"]) if not_offered["customers"] else None
+            formatting.money_str(other_revenue / not_offered["customers"]) if not_offered["customers"] else None
         ),
     }
 
@@ -527,9 +526,9 @@ def _gesture_breakdown(rows: Iterable[dict[str, Any]], not_offered: Mapping[str,
                 "label": row["outcome__offered_gesture__title"],
                 "offered": offered,
                 "difference": difference_interval(offered, not_offered),
-                "gesture_cost": _money(cost),
-                "cost_per_returned_customer": _money(cost / row["s"]) if row["s"] else None,
-                "revenue_minus_gesture_cost": _money((row["revenue"] or Decimal("0")) - cost),
+                "gesture_cost": formatting.money_str(cost),
+                "cost_per_returned_customer": formatting.money_str(cost / row["s"]) if row["s"] else None,
+                "revenue_minus_gesture_cost": formatting.money_str((row["revenue"] or Decimal("0")) - cost),
             }
         )
     flag_cells([item["difference"] for item in result])
@@ -612,7 +611,7 @@ def _month_breakdown(
                 "never_complained": never.get(key, rate(0, 0)),
                 "resolved_offered": spent.get("n_offered", 0),
                 "resolved_not_offered": spent.get("n_not_offered", 0),
-                "spend": _money(spent.get("spend")),
+                "spend": formatting.money_str(spent.get("spend")),
             }
         )
     return result
@@ -670,7 +669,7 @@ def _dataset(f: MetricsFilter, now: datetime) -> dict[str, Any]:
         "thin_n": THIN_N,
         "windows": windows,
         "breakdowns": breakdowns,
-        "spend": {"gesture_cost": _money(spend["total"]), "fulfilled_outcomes": spend["outcomes"]},
+        "spend": {"gesture_cost": formatting.money_str(spend["total"]), "fulfilled_outcomes": spend["outcomes"]},
     }
 
 

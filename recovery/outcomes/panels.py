@@ -1,7 +1,5 @@
-"""Complaint-page panel for outcomes (registered with tickets.panels), and the subscription that opens them.
-
-Imported by RecoveryConfig.ready(): connecting here keeps outcome watching in this area's own files.
-"""
+"""Complaint-page panel for outcomes, registered with tickets.panels when RecoveryConfig.ready() imports it.
+(The subscription that opens outcomes is recovery/outcomes/receivers.py.)"""
 
 from __future__ import annotations
 
@@ -10,11 +8,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from recovery.outcomes import selectors
-from recovery.outcomes.services import complaint_changed_receiver
 from tickets.panels import register_complaint_panel
-from tickets.signals import complaint_changed
-
-complaint_changed.connect(complaint_changed_receiver, dispatch_uid="recovery.outcomes.complaint_changed")
 
 PANEL_KEY = "outcome"
 PANEL_ORDER = 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cxrecovery.queue import enqueue_on_commit
+from notifications.queue import enqueue_on_commit
 from recovery.outcomes import metrics, services
 
 __all__ = [

@@ -10,6 +10,7 @@ from recovery.escalation import services
 from recovery.escalation.rules import DEFAULT_RULES
 from recovery.models import EscalationRule
 from tests.factories import ComplaintFactory
+from tickets.actors import ActorRef
 
 pytestmark = pytest.mark.django_db
 SHIPPED_RULES = len(DEFAULT_RULES)  # the rules a new install starts with
@@ -159,7 +160,7 @@ def test_escalation_list_needs_the_escalations_scope(make_key_client):
 def test_escalation_list_filters_by_tier_and_status(make_key_client, executive):
     complaint, at_exec = escalated()
     lead_one = services.complaint_assess(complaint_id=ComplaintFactory(severity=4).pk, trigger="logged").escalation
-    services.escalation_acknowledge(escalation_id=lead_one.pk, actor=services.ActorRef(user=executive))
+    services.escalation_acknowledge(escalation_id=lead_one.pk, actor=ActorRef(user=executive))
     client = make_key_client(["escalations"])
 
     by_tier = client.get("/api/v1/escalations/?tier=executive").json()["results"]

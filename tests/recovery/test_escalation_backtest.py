@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recovery.escalation import services
+from recovery.escalation.services import backtests as backtest_services
 from recovery.escalation.tasks import backtest_run_task, sla_sweep_task
 from recovery.models import Assessment, BacktestRun
 from tests.factories import ComplaintFactory
@@ -102,7 +103,7 @@ def test_backtest_task_run_twice_computes_once(senior):
 
 def test_a_failing_backtest_says_so(senior, monkeypatch):
     run = services.backtest_start(days=7, candidate_rules=TO_MANAGER, actor=ActorRef(user=senior))
-    monkeypatch.setattr(services, "_backtest", lambda run, now: 1 / 0)
+    monkeypatch.setattr(backtest_services, "_backtest", lambda run, now: 1 / 0)
 
     done = services.backtest_run(run_id=run.pk)
 

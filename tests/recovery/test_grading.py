@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from recovery.escalation.grading import (
-    CAUSES,
     LOW_RISK_TEXT,
     GradeSignals,
     GradingConfig,
@@ -18,6 +17,7 @@ from recovery.escalation.grading import (
     grade_experience,
     grade_for_score,
 )
+from recovery.vocabulary import CAUSES
 
 # A severity-1 complaint about nothing in particular: 10 points, graded good.
 BASE = GradeSignals(
@@ -237,9 +237,9 @@ def test_grade_experience_weighs_repeat_failure_enough_to_change_grade() -> None
         (
             {"lifetime_value": Decimal("12500")},
             "lifetime_value",
-            "Valuable customer: lifetime value 12,500.00 EUR",
+            "Valuable customer: lifetime value €12,500.00",
         ),
-        ({"monetary_loss": Decimal("1250.5")}, "monetary_loss", "Customer lost 1,250.50 EUR"),
+        ({"monetary_loss": Decimal("1250.5")}, "monetary_loss", "Customer lost €1,250.50"),
         ({"severity": 4}, "severity", "Severity 4 of 5 (serious)"),
         ({"cause": "failed_fix"}, "cause_failed_fix", "A problem that was supposed to be fixed came back"),
         (

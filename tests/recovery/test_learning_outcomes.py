@@ -10,6 +10,7 @@ import pytest
 
 from recovery.models import GestureLearning, Offer, OutcomeWindow, RecoveryOutcome
 from recovery.offers.playbook import ComplaintContext, GestureSpec, rank_gestures
+from recovery.outcomes import config as outcome_config
 from recovery.outcomes import services
 from recovery.outcomes.learned import learned_rates_for
 from recovery.outcomes.tasks import gesture_learning_recompute_task
@@ -215,4 +216,4 @@ def test_recompute_follows_settling_of_real_windows(django_capture_on_commit_cal
 def test_learning_window_is_60_days_or_the_nearest_configured(settings, windows, expected):
     settings.OUTCOME_WINDOWS_DAYS = windows
 
-    assert services.learning_window_days() == expected
+    assert outcome_config.learning_window_days() == expected

@@ -10,7 +10,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from recovery import formatting
 from recovery.models import ApprovalRequest, Offer
+from recovery.offers import selectors as offer_selectors
 from recovery.offers import services
 from recovery.offers.services import AlreadyDecided
 from tests.concurrency import race
@@ -64,7 +66,7 @@ def test_concurrent_double_decision_has_exactly_one_winner(cast, round_):
     decided = ApprovalRequest.objects.select_related("decided_by").get(pk=approval.pk)
     assert decided.status == winners[0].status
     assert losers[0].message == (
-        f"Already decided by {display_name(decided.decided_by)} at {services.when(decided.decided_at)}: "
+        f"Already decided by {display_name(decided.decided_by)} at {formatting.when(decided.decided_at)}: "
         f"{decided.get_status_display().lower()}."
     )
     offer = Offer.objects.get(pk=approval.offer_id)
@@ -101,13 +103,13 @@ def test_concurrent_decisions_that_both_read_pending_still_have_one_winner(cast,
     _need_postgres()
     approval = _waiting(cast["agent"], 77)
     both_read = threading.Barrier(2)
-    real_limits = services.selectors.approval_limits
+    real_limits = offer_selectors.approval_limits
 
     def limits_after_both_read():
         both_read.wait(timeout=30)  # called after the status check, before the claim
         return real_limits()
 
-    monkeypatch.setattr(services.selectors, "approval_limits", limits_after_both_read)
+    monkeypatch.setattr(offer_selectors, "approval_limits", limits_after_both_read)
 
     results = race(
         lambda: services.approval_decide(

@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from notifications.models import Notification
-from recovery.models import ApprovalRequest, Gesture, Offer, SuggestionLog
+from recovery import formatting
+from recovery.models import OFFER_TRANSITIONS, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.offers import services
-from recovery.offers.services import OFFER_TRANSITIONS, AlreadyDecided, NotAllowed, approval_route
+from recovery.offers.routing import approval_route
+from recovery.offers.services import AlreadyDecided, NotAllowed
 from tests.recovery.offers_factories import complaint, gesture, person, require_approval
 from tickets.actors import ActorRef
 from tickets.apikeys import api_key_create
@@ -502,7 +504,7 @@ def test_approval_second_decision_is_told_who_decided_and_when(agent, senior, ex
 
     decided = ApprovalRequest.objects.get(pk=approval.pk)
     assert caught.value.status == 409
-    assert caught.value.message == f"Already decided by Mia Manager at {services.when(decided.decided_at)}: approved."
+    assert caught.value.message == f"Already decided by Mia Manager at {formatting.when(decided.decided_at)}: approved."
     assert Offer.objects.get(pk=approval.offer_id).status == "approved"
 
 

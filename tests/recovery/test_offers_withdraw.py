@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications.models import Notification
+from recovery import formatting
 from recovery.models import ApprovalRequest, Offer
 from recovery.offers import selectors, services
 from recovery.offers.services import AlreadyDecided, NotAllowed
@@ -141,7 +142,7 @@ def test_approval_decision_on_a_withdrawn_request_is_told_who_withdrew_it_and_wh
     approval.refresh_from_db()
     assert caught.value.status == 409
     assert caught.value.message == (
-        f"Already withdrawn by Alice Agent at {services.when(approval.decided_at)}: there is nothing left to decide."
+        f"Already withdrawn by Alice Agent at {formatting.when(approval.decided_at)}: there is nothing left to decide."
     )
     assert Offer.objects.get(pk=offer.pk).status == "withdrawn"
     assert approval.status == "withdrawn" and approval.decided_by == agent

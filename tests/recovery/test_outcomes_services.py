@@ -496,7 +496,7 @@ def test_settle_sql_variants_agree_on_random_histories(settings):
     for vendor in vendors:
         try:
             with transaction.atomic():
-                counts = services._settle(now, vendor=vendor)
+                counts = services.settle_due(now, vendor=vendor)
                 results.append(
                     (counts, sorted(OutcomeWindow.objects.values_list("id", "state", "returned_at", "revenue")))
                 )

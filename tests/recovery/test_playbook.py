@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 
 from recovery.offers.playbook import (
-    CAUSES,
-    GRADES,
     RESOURCE_KINDS,
-    TIERS,
     ComplaintContext,
     GestureSpec,
     Ranking,
@@ -24,6 +21,7 @@ from recovery.offers.playbook import (
 )
 from recovery.offers.starter_playbook import STARTER_GESTURES
 from recovery.outcomes.learning import LearnedSignal, cell_signal
+from recovery.vocabulary import CAUSES, GRADES, TIERS
 
 ALL_CAUSES = frozenset(CAUSES)
 

@@ -12,7 +12,6 @@ import pytest
 from recovery.escalation.rules import (
     DEFAULT_RULES,
     FIELDS,
-    TIERS,
     Action,
     ComplaintFacts,
     Condition,
@@ -21,6 +20,7 @@ from recovery.escalation.rules import (
     evaluate,
     validate_rule,
 )
+from recovery.vocabulary import TIERS
 
 BASE = ComplaintFacts(
     grade="bad",
