@@ -9,12 +9,7 @@ from django.shortcuts import redirect
 
 from cxrecovery.context import url_or_none
 from tickets.models import Role
-from tickets.permissions import user_role
-
-NO_ROLE_MESSAGE = (
-    "You are signed in, but your account has no support role yet. "
-    "Ask an administrator to add you to the agent, lead, manager or executive group."
-)
+from tickets.permissions import NO_ROLE_MESSAGE, user_role
 
 
 def home(request: HttpRequest) -> HttpResponse:

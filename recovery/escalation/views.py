@@ -7,11 +7,9 @@ use the inbox; everyone with a role may read the rules; managers and executives 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,26 +35,10 @@ from recovery.vocabulary import PRIORITIES, TIERS
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
 from tickets.models import Cause, Channel, Grade, Role, Status, Tier
-from tickets.permissions import role_at_least, user_tier
+from tickets.permissions import role_at_least, role_required, user_tier
 
 INBOX_LIMIT = 200
 
-
-def role_required(role: str) -> Callable:
-    """Signed-out people go to the sign-in page; signed-in people below `role` get 403."""
-
-    def decorate(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not role_at_least(request.user, role):
-                raise PermissionDenied(f"This page needs the {Role(role).label.lower()} role or higher.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def _can_edit_rules(request: HttpRequest) -> bool:

@@ -14,13 +14,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,7 +34,7 @@ from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
 from tickets.models import Cause, Role, Tier
-from tickets.permissions import role_at_least, user_tier
+from tickets.permissions import role_at_least, role_required, user_tier
 from tickets.selectors import complaint_get
 
 INBOX_LIMIT = 100
@@ -52,22 +49,6 @@ SHORT_CAUSE = {
     Cause.OTHER: "Other",
 }
 
-
-def role_required(role: str) -> Callable:
-    """Signed-out people go to the sign-in page (and come back); signed-in people below `role` get 403."""
-
-    def decorate(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not role_at_least(request.user, role):
-                raise PermissionDenied(f"This page needs the {Role(role).label.lower()} role or higher.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def complaint_url(reference: str) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -15,14 +13,12 @@ from recovery.outcomes import charts as charts_outcomes
 from recovery.outcomes import metrics, selectors
 from recovery.outcomes.forms import MetricsFilterForm
 from tickets.models import Role
-from tickets.permissions import role_at_least
+from tickets.permissions import role_required
 
 
-@login_required
+@role_required(Role.MANAGER, message="The outcome dashboard is for managers and executives.")
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Return rates of recovered customers against both baselines, spend, and the cases that need attention."""
-    if not role_at_least(request.user, Role.MANAGER):
-        raise PermissionDenied("The outcome dashboard is for managers and executives.")
     form = MetricsFilterForm(request.GET or None)
     filters = form.to_filter() if form.is_bound and form.is_valid() else metrics.MetricsFilter()
     data = metrics.recovery_metrics(filters)
@@ -56,11 +52,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.AGENT, message="Customer pages are for support staff.")
 def customer(request: HttpRequest, customer_id: int) -> HttpResponse:
     """One customer: each past complaint with its outcome, and their recent activity."""
-    if not role_at_least(request.user, Role.AGENT):
-        raise PermissionDenied("Customer pages are for support staff.")
     history = selectors.customer_history(customer_id=customer_id)
     if history is None:
         raise Http404("No such customer.")
