@@ -1,6 +1,6 @@
 """`python -m bench learning`: does the playbook learn which gesture brings customers back?
 
-A simulation, in-process and without a database: the real `recovery.offers.playbook.rank_gestures` and
+A simulation, in-process and without a database: the real `recovery.offers.ranking.rank_gestures` and
 `recovery.outcomes.learning.cell_signal` rank six starter gestures for one kind of complaint; simulated
 customers come back with a true rate per gesture (the best 60 %, the others 30–45 %), and each
 outcome is known only 60 days after the offer. Ten complaints a day. Three scenarios put the best
@@ -47,7 +47,8 @@ def _setup() -> None:
 
 
 def _world(best_position: int) -> tuple[list[Any], Any, dict[str, float]]:
-    from recovery.offers.playbook import ComplaintContext, GestureSpec, rank_gestures
+    from recovery.offers.playbook import ComplaintContext, GestureSpec
+    from recovery.offers.ranking import rank_gestures
     from recovery.offers.starter_playbook import STARTER_GESTURES
 
     context = ComplaintContext(
@@ -75,7 +76,7 @@ def _signals(counts: dict[str, list[int]]) -> dict[str, Any]:
 
 
 def _run_playbook(best_position: int, seed: int) -> dict[str, Any]:
-    from recovery.offers.playbook import rank_gestures
+    from recovery.offers.ranking import rank_gestures
 
     specs, context, rates = _world(best_position)
     best = max(rates, key=rates.__getitem__)

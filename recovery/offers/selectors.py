@@ -1,7 +1,7 @@
 """Reads for the playbook, suggestions, offers, approvals and the spend report.
 
 Suggestions: the complaint becomes a `playbook.ComplaintContext` and the playbook is ranked by the pure
-`playbook.rank_gestures`, with the learned return rates plugged in. Decisions taken here (see
+`ranking.rank_gestures`, with the learned return rates plugged in. Decisions taken here (see
 docs/playbook-and-approvals.md):
 
 - Not graded yet (grading runs seconds after logging): ranked as *bad*. *Neutral* would hide most gestures
@@ -36,7 +36,8 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from recovery.models import ApprovalLimit, ApprovalRequest, Assessment, Gesture, Offer
-from recovery.offers.playbook import ComplaintContext, Exclusion, GestureSpec, Ranking, Suggestion, rank_gestures
+from recovery.offers.playbook import ComplaintContext, Exclusion, GestureSpec, Ranking, Suggestion
+from recovery.offers.ranking import rank_gestures
 from recovery.outcomes.learned import learned_rates_for
 from recovery.vocabulary import TIERS
 from tickets.models import ROLE_TIER, Complaint, Tier

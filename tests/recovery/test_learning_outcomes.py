@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from recovery.models import GestureLearning, Offer, OutcomeWindow, RecoveryOutcome
-from recovery.offers.playbook import ComplaintContext, GestureSpec, rank_gestures
+from recovery.offers.playbook import ComplaintContext, GestureSpec
+from recovery.offers.ranking import rank_gestures
 from recovery.outcomes import config as outcome_config
 from recovery.outcomes import services
 from recovery.outcomes.learned import learned_rates_for

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from recovery.outcomes.metrics import (
+from recovery.outcomes.stats import (
     cost_per_extra_return,
     difference_interval,
     flag_cells,

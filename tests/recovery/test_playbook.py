@@ -16,9 +16,8 @@ from recovery.offers.playbook import (
     Ranking,
     Suggestion,
     compensation_fit,
-    equipoise_band,
-    rank_gestures,
 )
+from recovery.offers.ranking import equipoise_band, rank_gestures
 from recovery.offers.starter_playbook import STARTER_GESTURES
 from recovery.outcomes.learning import LearnedSignal, cell_signal
 from recovery.vocabulary import CAUSES, GRADES, TIERS

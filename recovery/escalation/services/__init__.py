@@ -30,9 +30,11 @@ from recovery.escalation.services.backtests import (
     candidate_rules_parse,
 )
 from recovery.escalation.services.common import (
+    DEFAULT_ACK_HOURS,
     RESPONSE_NEAR,
     RULES_ACTOR,
     SWEEP_ACTOR,
+    TIER_ROLE,
     EscalationConflict,
     EscalationNotYours,
     actor_user,
