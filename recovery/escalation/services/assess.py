@@ -43,7 +43,8 @@ from recovery.escalation.services.common import (
     to_json,
 )
 from recovery.formatting import duration, hours_text, when
-from recovery.models import Assessment, Escalation, RuleFiring, SlaClock
+from recovery.models import ESCALATION_TRANSITIONS, Assessment, Escalation, RuleFiring, SlaClock
+from recovery.transitions import transition
 from recovery.vocabulary import CLOSED_STATUSES, GRADES, TIERS
 from tickets.events import event_write
 from tickets.models import Complaint, Status, Tier, TimelineEvent
@@ -392,8 +393,9 @@ def _apply(
 
 
 def _escalate(complaint: Complaint, plan: _Plan, decision: Decision, now: datetime) -> Escalation:
-    Escalation.objects.filter(complaint=complaint, status=Escalation.Status.OPEN).update(
-        status=Escalation.Status.SUPERSEDED
+    transition(
+        Escalation.objects.filter(complaint=complaint), table=ESCALATION_TRANSITIONS,
+        from_status=Escalation.Status.OPEN, to_status=Escalation.Status.SUPERSEDED,
     )
     hours = decision.response_deadline_hours or DEFAULT_ACK_HOURS.get(plan.tier, 24.0)
     rules = plan.escalating_rules

@@ -21,7 +21,8 @@ from recovery.escalation.grading import GradingConfig, grade_experience
 from recovery.escalation.rules import ComplaintFacts, RuleSpec, RuleValidationError, evaluate, validate_rule
 from recovery.escalation.services.common import to_json
 from recovery.escalation.services.rules import actor_user
-from recovery.models import BacktestRun
+from recovery.models import BACKTEST_TRANSITIONS, BacktestRun
+from recovery.transitions import transition
 from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef
 from tickets.errors import InvalidInput
@@ -70,9 +71,7 @@ def backtest_start(*, days: int, candidate_rules: Any, actor: ActorRef) -> Backt
 def backtest_run(*, run_id: int, now: datetime | None = None) -> BacktestRun | None:
     """Compute a queued backtest, writing progress as it goes. Reads complaints, never writes them.
     Returns None when the run was already claimed (a second delivery of the task)."""
-    claimed = BacktestRun.objects.filter(pk=run_id, status=BacktestRun.Status.QUEUED).update(
-        status=BacktestRun.Status.RUNNING, progress=0, started_at=timezone.now()
-    )
+    claimed = _move(run_id, BacktestRun.Status.QUEUED, BacktestRun.Status.RUNNING, progress=0, started_at=timezone.now())
     if not claimed:
         return None
     run = BacktestRun.objects.get(pk=run_id)
@@ -80,14 +79,17 @@ def backtest_run(*, run_id: int, now: datetime | None = None) -> BacktestRun | N
         result = _backtest(run, now or timezone.now())
     except Exception as exc:  # noqa: BLE001 - a failed run must say so on its page, not stay "running"
         logger.exception("Backtest %s failed", run_id)
-        BacktestRun.objects.filter(pk=run_id).update(
-            status=BacktestRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
+        _move(run_id, BacktestRun.Status.RUNNING, BacktestRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now())
     else:
-        BacktestRun.objects.filter(pk=run_id).update(
-            status=BacktestRun.Status.DONE, progress=100, result=result, finished_at=timezone.now()
-        )
+        _move(run_id, BacktestRun.Status.RUNNING, BacktestRun.Status.DONE, progress=100, result=result,
+              finished_at=timezone.now())
     return BacktestRun.objects.get(pk=run_id)
+
+
+def _move(run_id: int, from_status: str, to_status: str, **changes: Any) -> int:
+    """A run's status move, through its transition table: 1 when this call moved it, else 0."""
+    rows = BacktestRun.objects.filter(pk=run_id)
+    return transition(rows, table=BACKTEST_TRANSITIONS, from_status=from_status, to_status=to_status, **changes)
 
 
 BACKTEST_STALLED_MESSAGE = "The worker stopped while running this backtest. Run it again."
@@ -107,9 +109,11 @@ def backtests_recover(*, now: datetime | None = None, limit: int = 20) -> dict[s
             logger.exception("Could not queue backtest %s again", run_id)
             break
         resent += 1
-    stalled = BacktestRun.objects.filter(
-        status=BacktestRun.Status.RUNNING, started_at__lt=now - sel.BACKTEST_STALLED
-    ).update(status=BacktestRun.Status.FAILED, error=BACKTEST_STALLED_MESSAGE, finished_at=now)
+    stalled = transition(
+        BacktestRun.objects.filter(started_at__lt=now - sel.BACKTEST_STALLED), table=BACKTEST_TRANSITIONS,
+        from_status=BacktestRun.Status.RUNNING, to_status=BacktestRun.Status.FAILED,
+        error=BACKTEST_STALLED_MESSAGE, finished_at=now,
+    )
     return {"resent": resent, "stalled": stalled}
 
 

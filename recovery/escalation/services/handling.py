@@ -24,7 +24,8 @@ from recovery.escalation.services.common import (
     tier_users,
 )
 from recovery.formatting import duration, when
-from recovery.models import Escalation
+from recovery.models import ESCALATION_TRANSITIONS, Escalation
+from recovery.transitions import transition
 from recovery.vocabulary import TIERS
 from tickets import services as ticket_services
 from tickets.actors import ActorRef, display_name
@@ -48,6 +49,12 @@ def _locked_escalation(escalation_id: int) -> Escalation:
     escalation = Escalation.objects.select_for_update(of=("self",)).select_related("acknowledged_by").get(pk=escalation_id)
     escalation.complaint = complaint
     return escalation
+
+
+def _move(escalation: Escalation, from_status: str, to_status: str, **changes: Any) -> int:
+    """The escalation's status move, through its transition table: 1 when this call moved it, else 0."""
+    rows = Escalation.objects.filter(pk=escalation.pk)
+    return transition(rows, table=ESCALATION_TRANSITIONS, from_status=from_status, to_status=to_status, **changes)
 
 
 def _reload(escalation: Escalation) -> Escalation:
@@ -93,9 +100,8 @@ def escalation_acknowledge(*, escalation_id: int, actor: ActorRef, note: str = "
     _check_can_handle(actor, escalation)
     note = (note or "").strip()
     now = timezone.now()
-    won = Escalation.objects.filter(pk=escalation.pk, status=Escalation.Status.OPEN).update(
-        status=Escalation.Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=actor.user, note=note
-    )
+    won = _move(escalation, Escalation.Status.OPEN, Escalation.Status.ACKNOWLEDGED,
+                acknowledged_at=now, acknowledged_by=actor.user, note=note)
     if not won:
         escalation = _reload(escalation)
         raise EscalationConflict(f"{escalation.complaint.reference} was already handled: {_handled_text(escalation)}.")
@@ -126,12 +132,13 @@ def escalation_take_over(*, escalation_id: int, actor: ActorRef, note: str = "")
         raise EscalationConflict(f"{escalation.complaint.reference} cannot be taken over: {_handled_text(escalation)}.")
     now = timezone.now()
     note = (note or "").strip()
-    fields: dict[str, Any] = {"status": Escalation.Status.TAKEN_OVER}
+    fields: dict[str, Any] = {}
     if escalation.status == Escalation.Status.OPEN:
         fields.update(acknowledged_at=now, acknowledged_by=actor.user)
     if note:
         fields["note"] = note
-    Escalation.objects.filter(pk=escalation.pk).update(**fields)
+    if not _move(escalation, escalation.status, Escalation.Status.TAKEN_OVER, **fields):
+        raise EscalationConflict(f"{escalation.complaint.reference} changed while you were taking it over; reload.")
     escalation = _reload(escalation)
     event_write(
         complaint=escalation.complaint,
@@ -164,10 +171,11 @@ def escalation_deescalate(*, escalation_id: int, actor: ActorRef, note: str) -> 
             f"({escalation.get_status_display().lower()}) can no longer be taken down."
         )
     now = timezone.now()
-    fields: dict[str, Any] = {"status": Escalation.Status.DEESCALATED, "note": note}
+    fields: dict[str, Any] = {"note": note}
     if escalation.acknowledged_at is None:
         fields.update(acknowledged_at=now, acknowledged_by=actor.user)
-    Escalation.objects.filter(pk=escalation.pk).update(**fields)
+    if not _move(escalation, escalation.status, Escalation.Status.DEESCALATED, **fields):
+        raise EscalationConflict(f"{complaint.reference} changed while you were taking it down; reload.")
     Complaint.objects.filter(pk=complaint.pk).update(tier=escalation.from_tier, updated_at=now)
     escalation = _reload(escalation)
     event_write(

@@ -37,6 +37,7 @@ from recovery.offers.services.common import (
     clean_note,
 )
 from recovery.offers.services.offers import (
+    approval_transition,
     approvers_notify,
     offer_create,
     offer_decline,

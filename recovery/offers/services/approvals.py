@@ -20,7 +20,13 @@ from recovery.models import ApprovalRequest
 from recovery.offers import selectors
 from recovery.offers.routing import TIER_ONE, TIER_PEOPLE, tier_index
 from recovery.offers.services.common import A, AlreadyDecided, NotAllowed, S, actor_tier, clean_amount, clean_note
-from recovery.offers.services.offers import approvers_notify, offer_describe, offer_lock, offer_transition
+from recovery.offers.services.offers import (
+    approval_transition,
+    approvers_notify,
+    offer_describe,
+    offer_lock,
+    offer_transition,
+)
 from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef, display_name
 from tickets.errors import InvalidInput, Unprocessable
@@ -100,8 +106,9 @@ def approval_decide(
     approved = decision == "approve"
     final_amount = amount if changed else offer.cost
     offer_lock(offer.pk)
-    claimed = ApprovalRequest.objects.filter(pk=approval.pk, status=A.PENDING).update(
-        status=A.APPROVED if approved else A.REJECTED,
+    claimed = approval_transition(
+        ApprovalRequest.objects.filter(pk=approval.pk),
+        to_status=A.APPROVED if approved else A.REJECTED,
         decided_by=user,
         decided_at=now,
         approved_amount=final_amount if approved else None,
@@ -205,9 +212,10 @@ def approval_escalate(*, approval_id: int, now: datetime | None = None) -> Appro
     if approval is None or approval.required_tier == Tier.EXECUTIVE:
         return None
     offer_lock(approval.offer_id)
-    claimed = ApprovalRequest.objects.filter(
-        pk=approval_id, status=A.PENDING, reminded_at__isnull=False, due_at__lte=now
-    ).update(status=A.ESCALATED, decided_at=now, note="Not decided in time; moved one tier up.")
+    claimed = approval_transition(
+        ApprovalRequest.objects.filter(pk=approval_id, reminded_at__isnull=False, due_at__lte=now),
+        to_status=A.ESCALATED, decided_at=now, note="Not decided in time; moved one tier up.",
+    )
     if not claimed:
         return None
     next_tier = TIERS[tier_index(approval.required_tier) + 1]

@@ -15,18 +15,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.formatting import money
-from recovery.models import OFFER_TRANSITIONS, ApprovalRequest, Gesture, Offer, SuggestionLog
+from recovery.models import APPROVAL_TRANSITIONS, OFFER_TRANSITIONS, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.offers import selectors
 from recovery.offers.playbook import GestureSpec
 from recovery.offers.routing import TIER_ONE, approval_route
 from recovery.offers.services.common import MOVE_VERB, SUGGESTED_WITHIN, A, S, actor_tier, clean_amount, clean_note
 from recovery.offers.services.suggestions import complaint_suggest
+from recovery.transitions import transition
 from tickets.actors import ActorRef, display_name
 from tickets.errors import DomainError, InvalidInput, InvalidTransition, Unprocessable
 from tickets.events import event_write
@@ -71,9 +73,11 @@ def offer_transition(
     current = Offer.objects.select_for_update(of=("self",)).select_related("gesture", "complaint").get(pk=offer.pk)
     if to_status not in OFFER_TRANSITIONS[current.status]:
         raise InvalidTransition(_illegal_move(current, to_status))
-    fields = {"status": to_status, "updated_at": now, **(changes or {})}
-    if not Offer.objects.filter(pk=current.pk, status=current.status).update(**fields):
+    fields = {"updated_at": now, **(changes or {})}
+    rows = Offer.objects.filter(pk=current.pk)
+    if not transition(rows, table=OFFER_TRANSITIONS, from_status=current.status, to_status=to_status, **fields):
         raise InvalidTransition("This offer changed while you were deciding; reload the page and try again.")
+    fields["status"] = to_status
     from_status = current.status
     for name, value in fields.items():
         setattr(current, name, value)
@@ -93,6 +97,12 @@ def offer_transition(
         },
     )
     return current
+
+
+def approval_transition(rows: QuerySet[ApprovalRequest], *, to_status: str, **changes: Any) -> int:
+    """Decide pending approval requests, through APPROVAL_TRANSITIONS: how many this call moved (0 when
+    someone else decided first). Every decision, move up and withdrawal goes through here."""
+    return transition(rows, table=APPROVAL_TRANSITIONS, from_status=A.PENDING, to_status=to_status, **changes)
 
 
 @transaction.atomic
@@ -339,8 +349,8 @@ def offer_withdraw(*, offer: Offer, actor: ActorRef, note: str = "", now: dateti
     )
     if pending is not None:
         user = actor.user if actor.user is not None and actor.user.pk else None
-        ApprovalRequest.objects.filter(pk=pending.pk, status=A.PENDING).update(
-            status=A.WITHDRAWN, decided_by=user, decided_at=now, note=note
+        approval_transition(
+            ApprovalRequest.objects.filter(pk=pending.pk), to_status=A.WITHDRAWN, decided_by=user, decided_at=now, note=note
         )
     _notify_withdrawn(offer, pending, actor=actor, note=note)
     return offer
