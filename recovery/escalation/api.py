@@ -13,7 +13,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from recovery.escalation import selectors, services
-from recovery.escalation.rules import RuleValidationError, rule_json_schema, validate_rule
+from recovery.escalation.rules import rule_json_schema
 from recovery.models import Escalation, EscalationRule
 from recovery.vocabulary import TIERS
 from tickets.actors import ActorRef
@@ -65,21 +65,9 @@ class EscalationRuleOutput(serializers.ModelSerializer):
                   "time_based", "summary", "created_at", "updated_at", "updated_by"]
 
     def get_summary(self, rule: EscalationRule) -> str:
-        return rule_summary(rule)
+        return selectors.rule_summary(rule)
 
 
-def rule_summary(rule: EscalationRule) -> str:
-    """The rule in one sentence, e.g. "When grade = ugly: escalate to executive, notify the executive"."""
-    try:
-        spec = validate_rule(selectors.rule_as_dict(rule))
-    except RuleValidationError as exc:
-        return f"Invalid rule, skipped: {exc}"
-    joiner = " and " if spec.match == "all" else " or "
-    when = joiner.join(c.describe() for c in spec.conditions)
-    then = ", ".join(a.describe() for a in spec.actions)
-    extra = " (once per complaint)" if spec.time_based else ""
-    stop = "; then stop" if spec.stop_processing else ""
-    return f"When {when}: {then}{extra}{stop}"
 
 
 def _raw_body(request) -> dict[str, Any]:

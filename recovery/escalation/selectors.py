@@ -514,3 +514,17 @@ def sla_sweep_work(*, now: datetime) -> SweepWork:
 
 def open_complaint_ids() -> list[int]:
     return list(Complaint.objects.filter(status__in=OPEN_STATUSES).order_by("pk").values_list("pk", flat=True))
+
+
+def rule_summary(rule: EscalationRule) -> str:
+    """The rule in one sentence, e.g. "When grade = ugly: escalate to executive, notify the executive"."""
+    try:
+        spec = validate_rule(rule_as_dict(rule))
+    except RuleValidationError as exc:
+        return f"Invalid rule, skipped: {exc}"
+    joiner = " and " if spec.match == "all" else " or "
+    when = joiner.join(c.describe() for c in spec.conditions)
+    then = ", ".join(a.describe() for a in spec.actions)
+    extra = " (once per complaint)" if spec.time_based else ""
+    stop = "; then stop" if spec.stop_processing else ""
+    return f"When {when}: {then}{extra}{stop}"

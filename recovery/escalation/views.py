@@ -19,7 +19,6 @@ from django.views.decorators.http import require_POST
 
 from recovery import formatting
 from recovery.escalation import selectors, services
-from recovery.escalation.api import rule_summary
 from recovery.escalation.forms import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty
 from recovery.escalation.grading import GradingConfig
 from recovery.escalation.rules import (
@@ -120,7 +119,7 @@ deescalate = _escalation_action(services.escalation_deescalate, "de-escalated")
 def rules(request: HttpRequest) -> HttpResponse:
     rows = list(selectors.rule_list())
     for rule in rows:
-        rule.summary = rule_summary(rule)
+        rule.summary = selectors.rule_summary(rule)
     return _render(request, "recovery/escalation_rules.html", {"rules": rows, "can_edit": _can_edit_rules(request)})
 
 
@@ -300,7 +299,7 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("recovery:rules")
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])
-    return _render(request, "recovery/escalation_rule_delete.html", {"rule": rule, "summary": rule_summary(rule)})
+    return _render(request, "recovery/escalation_rule_delete.html", {"rule": rule, "summary": selectors.rule_summary(rule)})
 
 
 # --- grading settings --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from recovery.outcomes.services import itt_group
 from recovery.outcomes.stats import (
     cost_per_extra_return,
     difference_interval,
@@ -22,7 +23,6 @@ from recovery.outcomes.stats import (
     rate,
     sort_cells,
 )
-from recovery.outcomes.services import itt_group
 
 RUNS = 200
 
