@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CODE = "from django.conf import settings as s; print(s.OUTCOME_WINDOWS_DAYS, s.METRICS_CACHE_SECONDS)"
 
 
