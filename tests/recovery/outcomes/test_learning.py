@@ -6,14 +6,8 @@ import random
 
 import pytest
 
-from recovery.outcomes.learning import (
-    beta_posterior,
-    cell_signal,
-    simulate_bandit,
-    simulate_returns,
-    thompson_preference,
-    wilson_interval,
-)
+from recovery.outcomes.learning import beta_posterior, cell_signal, wilson_interval
+from tests.recovery.outcomes.simulation import simulate_bandit, simulate_returns, thompson_preference
 
 STRONG, WEAK = "b_strong", "a_weak"  # the weak one sorts first, so ties would favour it
 TRUE_RATES = {WEAK: 0.4, STRONG: 0.7}
