@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from recovery.vocabulary import CAUSES
+
 __all__ = ["STARTER_GESTURES"]
 
 _ZERO = Decimal(0)
@@ -53,15 +55,7 @@ STARTER_GESTURES: list[dict[str, Any]] = [
             "repeats the story; the executive apologises, listens, and leaves a direct number."
         ),
         "resource_kind": "attention",
-        "causes": (
-            "staff_conduct",
-            "product_quality",
-            "service_delay",
-            "failed_fix",
-            "pricing",
-            "ignored",
-            "other",
-        ),
+        "causes": CAUSES,
         "cost": Decimal("40.00"),
         "perceived_value": Decimal("200.00"),
         "surprise": 3,
@@ -97,15 +91,7 @@ STARTER_GESTURES: list[dict[str, Any]] = [
             "cards or templates."
         ),
         "resource_kind": "attention",
-        "causes": (
-            "staff_conduct",
-            "product_quality",
-            "service_delay",
-            "failed_fix",
-            "pricing",
-            "ignored",
-            "other",
-        ),
+        "causes": CAUSES,
         "cost": Decimal("5.00"),
         "perceived_value": Decimal("30.00"),
         "surprise": 2,
@@ -123,15 +109,7 @@ STARTER_GESTURES: list[dict[str, Any]] = [
             "they can reach the same person again."
         ),
         "resource_kind": "attention",
-        "causes": (
-            "staff_conduct",
-            "product_quality",
-            "service_delay",
-            "failed_fix",
-            "pricing",
-            "ignored",
-            "other",
-        ),
+        "causes": CAUSES,
         "cost": _ZERO,
         "perceived_value": Decimal("15.00"),
         "surprise": 0,
