@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +17,7 @@ from django.utils import timezone
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.formatting import hours_text, money, when
-from recovery.models import ApprovalRequest
+from recovery.models import ApprovalRequest, Offer
 from recovery.offers import selectors
 from recovery.offers.routing import TIER_ONE, TIER_PEOPLE, tier_index
 from recovery.offers.services.common import A, AlreadyDecided, NotAllowed, S, actor_tier, clean_amount, clean_note
@@ -63,6 +64,8 @@ def approval_decide(
     within the decider's own limit (InvalidInput, 400). When two people decide at once exactly one wins; the
     other gets AlreadyDecided (409) naming who decided and when. One APPROVAL timeline event; the proposer is told.
     """
+    # Longer than most services on purpose: one atomic decision read top to bottom (who, how much, the claim,
+    # the offer's move); the checks and the announcement are helpers below.
     now = now or timezone.now()
     user = actor.user
     if user is None:
@@ -78,30 +81,8 @@ def approval_decide(
         pk=approval.pk
     )
     offer = approval.offer
-    if tier_index(tier) < tier_index(approval.required_tier):
-        raise NotAllowed(
-            f"This request needs {TIER_ONE[approval.required_tier]} or higher to decide; you are {TIER_ONE[tier]}."
-        )
-    if offer.proposed_by_id == user.pk:
-        raise NotAllowed("You proposed this offer, so someone else has to approve it.")
-    if approval.status != A.PENDING:
-        raise _already(approval)
-
-    changed = False
-    if decision == "approve" and amount is not None:
-        amount = clean_amount(amount, "amount")
-        changed = amount != offer.cost
-        limit = selectors.approval_limits().get(tier)
-        if changed and limit is not None and amount > limit:
-            raise Unprocessable(
-                f"You may approve up to {money(limit, offer.currency)}. Approve a lower amount or leave it as asked.",
-                fields={"amount": [f"Above your {money(limit, offer.currency)} limit."]},
-            )
-    elif decision == "reject":
-        amount = None
-    if (decision == "reject" or changed) and not note:
-        what = "rejecting" if decision == "reject" else "changing the amount"
-        raise InvalidInput(f"Say why you are {what}; the agent reads it.", fields={"note": ["Write a short note."]})
+    _check_may_decide(approval, user=user, tier=tier)
+    amount, changed = _decided_amount(decision, amount, offer=offer, tier=tier, note=note)
 
     approved = decision == "approve"
     final_amount = amount if changed else offer.cost
@@ -148,21 +129,62 @@ def approval_decide(
         },
         now=now,
     )
+    _decision_announce(approval, offer, decision=decision, decider=user, message=message)
+    approval.refresh_from_db()
+    return approval
+
+
+
+def _check_may_decide(approval: ApprovalRequest, *, user: Any, tier: str) -> None:
+    """NotAllowed below the request's tier or for the offer's own proposer; AlreadyDecided when not pending."""
+    if tier_index(tier) < tier_index(approval.required_tier):
+        raise NotAllowed(
+            f"This request needs {TIER_ONE[approval.required_tier]} or higher to decide; you are {TIER_ONE[tier]}."
+        )
+    if approval.offer.proposed_by_id == user.pk:
+        raise NotAllowed("You proposed this offer, so someone else has to approve it.")
+    if approval.status != A.PENDING:
+        raise _already(approval)
+
+
+def _decided_amount(
+    decision: str, amount: Decimal | None, *, offer: Offer, tier: str, note: str
+) -> tuple[Decimal | None, bool]:
+    """The amount approved (None for a rejection) and whether it differs from the offer's cost; a changed amount
+    stays within the decider's limit, and a rejection or a change needs a note."""
+    changed = False
+    if decision == "approve" and amount is not None:
+        amount = clean_amount(amount, "amount")
+        changed = amount != offer.cost
+        limit = selectors.approval_limits().get(tier)
+        if changed and limit is not None and amount > limit:
+            raise Unprocessable(
+                f"You may approve up to {money(limit, offer.currency)}. Approve a lower amount or leave it as asked.",
+                fields={"amount": [f"Above your {money(limit, offer.currency)} limit."]},
+            )
+    elif decision == "reject":
+        amount = None
+    if (decision == "reject" or changed) and not note:
+        what = "rejecting" if decision == "reject" else "changing the amount"
+        raise InvalidInput(f"Say why you are {what}; the agent reads it.", fields={"note": ["Write a short note."]})
+    return amount, changed
+
+
+def _decision_announce(approval: ApprovalRequest, offer: Offer, *, decision: str, decider: Any, message: str) -> None:
+    """The approval.decided webhook, and a notice to the proposer when someone else decided."""
     approval.refresh_from_db()
     webhook_payloads.offer_publish(
         "approval.decided", offer, approval=webhook_payloads.approval_data(approval), decision=decision
     )
-    if offer.proposed_by_id and offer.proposed_by_id != user.pk:
-        verb = "approved" if approved else "rejected"
+    if offer.proposed_by_id and offer.proposed_by_id != decider.pk:
+        verb = "approved" if decision == "approve" else "rejected"
         notice_send(
             recipient=offer.proposed_by,
-            title=f"{name} {verb} {offer.gesture.title} on {offer.complaint.reference}",
+            title=f"{display_name(decider)} {verb} {offer.gesture.title} on {offer.complaint.reference}",
             body=message,
             url=f"/complaints/{offer.complaint.reference}/",
             dedupe_key=f"approval:{approval.pk}:decided",
         )
-    approval.refresh_from_db()
-    return approval
 
 
 @transaction.atomic

@@ -129,57 +129,17 @@ def offer_create(
     now = now or timezone.now()
     offerer_tier = actor_tier(actor)
     note = clean_note(note)
-    complaint = Complaint.objects.select_for_update(of=("self",)).select_related("customer").get(pk=complaint.pk)
-    if complaint.status == Status.CLOSED:
-        raise DomainError(f"{complaint.reference} is closed, so no more gestures can be offered on it.")
-    gesture = Gesture.objects.get(pk=gesture.pk)
-    if not gesture.active:
-        raise InvalidInput(
-            f"“{gesture.title}” is switched off in the playbook and cannot be offered.",
-            fields={"gesture": ["Inactive."]},
-        )
-    in_flight = Offer.objects.filter(complaint=complaint, gesture=gesture, status__in=selectors.IN_FLIGHT_STATUSES).first()
-    if in_flight is not None:
-        raise DomainError(
-            f"“{gesture.title}” is already offered on {complaint.reference} ({in_flight.get_status_display().lower()}). "
-            "Fulfil or decline that offer first."
-        )
+    complaint, gesture = _offerable(complaint, gesture)
     view = complaint_suggest(complaint=complaint, shown_to=actor.user, now=now)
     spec: GestureSpec = view.specs.get(gesture.code) or selectors.gesture_spec(gesture)
-    if cost is None:
-        if spec.scales_with_loss and complaint.monetary_loss <= 0:
-            raise Unprocessable(
-                f"“{gesture.title}” is sized as a share of the customer's loss and {complaint.reference} records no "
-                "loss. Give the cost.",
-                fields={"cost": ["Give the cost."]},
-            )
-        cost = spec.effective_cost(complaint.monetary_loss)
-    cost = clean_amount(cost, "cost")
-
-    shown = (
-        SuggestionLog.objects.filter(complaint=complaint, gesture=gesture, created_at__gte=now - SUGGESTED_WITHIN)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    ranked = view.suggestion_for(gesture.code)
-    if shown is not None:
-        suggested, rank, score, reasons = True, shown.rank, shown.score, list(shown.reasons)
-        SuggestionLog.objects.filter(pk=shown.pk).update(chosen=True)
-    elif ranked is not None:
-        suggested, rank, score, reasons = False, None, ranked.score, list(ranked.reasons)
-    else:
-        exclusion = view.exclusion_for(gesture.code)
-        suggested, rank, score = False, None, None
-        reasons = [f"Not suggested: {exclusion.detail}"] if exclusion else []
-
-    limits = selectors.approval_limits()
-    rule_tier = selectors.rule_approval_tier(complaint_id=complaint.pk)
+    cost = _offer_cost(spec, complaint, gesture, cost)
+    suggested, rank, score, reasons = _suggestion_facts(view, complaint, gesture, now)
     route = approval_route(
         cost=cost,
         offerer_tier=offerer_tier,
         gesture_tier=gesture.approval_tier,
-        rule_tier=rule_tier,
-        limits=limits,
+        rule_tier=selectors.rule_approval_tier(complaint_id=complaint.pk),
+        limits=selectors.approval_limits(),
         currency=complaint.currency,
     )
     offer = Offer.objects.create(
@@ -216,6 +176,65 @@ def offer_create(
         )
         webhook_payloads.offer_publish("offer.proposed", offer)
         return offer
+    return _offer_send_for_approval(offer, route, facts=facts, actor=actor, now=now)
+
+
+def _offerable(complaint: Complaint, gesture: Gesture) -> tuple[Complaint, Gesture]:
+    """The complaint (locked) and the gesture, when this gesture may be offered on it now."""
+    complaint = Complaint.objects.select_for_update(of=("self",)).select_related("customer").get(pk=complaint.pk)
+    if complaint.status == Status.CLOSED:
+        raise DomainError(f"{complaint.reference} is closed, so no more gestures can be offered on it.")
+    gesture = Gesture.objects.get(pk=gesture.pk)
+    if not gesture.active:
+        raise InvalidInput(
+            f"“{gesture.title}” is switched off in the playbook and cannot be offered.",
+            fields={"gesture": ["Inactive."]},
+        )
+    in_flight = Offer.objects.filter(complaint=complaint, gesture=gesture, status__in=selectors.IN_FLIGHT_STATUSES).first()
+    if in_flight is not None:
+        raise DomainError(
+            f"“{gesture.title}” is already offered on {complaint.reference} ({in_flight.get_status_display().lower()}). "
+            "Fulfil or decline that offer first."
+        )
+    return complaint, gesture
+
+
+def _offer_cost(spec: GestureSpec, complaint: Complaint, gesture: Gesture, cost: Any) -> Decimal:
+    """The cost asked for, or the gesture's cost for this customer's loss."""
+    if cost is None:
+        if spec.scales_with_loss and complaint.monetary_loss <= 0:
+            raise Unprocessable(
+                f"“{gesture.title}” is sized as a share of the customer's loss and {complaint.reference} records no "
+                "loss. Give the cost.",
+                fields={"cost": ["Give the cost."]},
+            )
+        cost = spec.effective_cost(complaint.monetary_loss)
+    return clean_amount(cost, "cost")
+
+
+def _suggestion_facts(
+    view: Any, complaint: Complaint, gesture: Gesture, now: datetime
+) -> tuple[bool, int | None, float | None, list[str]]:
+    """Whether the gesture was suggested (shown lately) and at what rank, with the ranking's reasons; marks the
+    suggestion shown as chosen."""
+    shown = (
+        SuggestionLog.objects.filter(complaint=complaint, gesture=gesture, created_at__gte=now - SUGGESTED_WITHIN)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if shown is not None:
+        SuggestionLog.objects.filter(pk=shown.pk).update(chosen=True)
+        return True, shown.rank, shown.score, list(shown.reasons)
+    ranked = view.suggestion_for(gesture.code)
+    if ranked is not None:
+        return False, None, ranked.score, list(ranked.reasons)
+    exclusion = view.exclusion_for(gesture.code)
+    return False, None, None, [f"Not suggested: {exclusion.detail}"] if exclusion else []
+
+
+def _offer_send_for_approval(offer: Offer, route: Any, *, facts: dict[str, Any], actor: ActorRef, now: datetime) -> Offer:
+    """Above the offerer's authority: the offer waits for an approval request at the route's tier, whose people
+    are emailed."""
     offer = offer_transition(
         offer=offer,
         to_status=S.PENDING_APPROVAL,
