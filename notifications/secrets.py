@@ -1,7 +1,10 @@
-"""Webhook secrets: generated in the Standard Webhooks format and kept encrypted at rest with Fernet.
+"""Secrets kept encrypted at rest (Fernet), for every app: the webhook endpoints' signing secrets here, the
+helpdesk connections' secrets and API tokens in tickets/helpdesks/secrets.py.
 
-The key comes from WEBHOOK_SECRETS_KEY (a Fernet key) or, in the embedded default, is derived from SECRET_KEY,
-so changing SECRET_KEY without setting WEBHOOK_SECRETS_KEY makes stored secrets unreadable (docs/webhooks.md).
+Each kind of secret has its own key setting (WEBHOOK_SECRETS_KEY, HELPDESK_SECRETS_KEY): one Fernet key, or
+several comma-separated with the newest first, so a key can be rotated (new secrets use the first, old ones still
+decrypt). Unset — the embedded default — a key is derived from SECRET_KEY and the kind's purpose, so changing
+SECRET_KEY then makes stored secrets unreadable (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -10,18 +13,45 @@ import base64
 import hashlib
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 SECRET_PREFIX = "whsec_"
 
 
-def _fernet() -> Fernet:
-    key = settings.WEBHOOK_SECRETS_KEY
-    if not key:
-        digest = hashlib.sha256(f"cxrecovery-webhook-secrets:{settings.SECRET_KEY}".encode()).digest()
-        key = base64.urlsafe_b64encode(digest).decode()
-    return Fernet(key.encode() if isinstance(key, str) else key)
+class SecretUnreadable(Exception):
+    """A stored secret cannot be decrypted with the configured key(s)."""
+
+
+def keyring(configured: str | bytes | None, purpose: str) -> MultiFernet:
+    """The Fernet keys of one kind of secret: `configured` (comma-separated, newest first) or, unset, one derived
+    from SECRET_KEY for `purpose`."""
+    if isinstance(configured, bytes):
+        configured = configured.decode()
+    keys = [key.strip() for key in (configured or "").split(",") if key.strip()]
+    if not keys:
+        digest = hashlib.sha256(f"cxrecovery-{purpose}:{settings.SECRET_KEY}".encode()).digest()
+        keys = [base64.urlsafe_b64encode(digest).decode()]
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def encrypt(ring: MultiFernet, secret: str) -> str:
+    return ring.encrypt(secret.encode()).decode()
+
+
+def decrypt(ring: MultiFernet, token: str, *, unreadable: str) -> str:
+    """The secret, or SecretUnreadable(`unreadable`) when no configured key opens it."""
+    try:
+        return ring.decrypt(token.encode()).decode()
+    except (InvalidToken, ValueError) as exc:
+        raise SecretUnreadable(unreadable) from exc
+
+
+# --- webhook endpoints --------------------------------------------------------------------------------
+
+
+def _webhook_keys() -> MultiFernet:
+    return keyring(settings.WEBHOOK_SECRETS_KEY, "webhook-secrets")
 
 
 def secret_generate() -> str:
@@ -30,14 +60,13 @@ def secret_generate() -> str:
 
 
 def secret_encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return encrypt(_webhook_keys(), secret)
 
 
 def secret_decrypt(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise RuntimeError(
-            "A webhook secret cannot be decrypted: WEBHOOK_SECRETS_KEY (or SECRET_KEY) changed since it was stored. "
-            "Rotate the endpoint's secret."
-        ) from exc
+    return decrypt(
+        _webhook_keys(),
+        token,
+        unreadable="A webhook secret cannot be decrypted: WEBHOOK_SECRETS_KEY (or SECRET_KEY) changed since it was "
+        "stored. Rotate the endpoint's secret.",
+    )

@@ -31,6 +31,7 @@ from tickets.api.strict import NON_BLANK
 from tickets.errors import DomainError
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Cause, Grade, Role, Tier
+from tickets.validators import EMAIL_MAX_LENGTH, EMAIL_PATTERN
 
 
 class OutcomeNotStarted(DomainError):
@@ -47,12 +48,12 @@ ACTIVITY_CUSTOMER_SCHEMA: dict[str, Any] = {
     "description": "Whose activity: their id in `source` (or in customer.source), and/or their email.",
     "properties": {
         "external_id": {"type": "string", "nullable": True, "maxLength": 200},
-        "email": {"type": "string", "nullable": True, "format": "email"},
+        "email": {"type": "string", "nullable": True, "format": "email", "pattern": EMAIL_PATTERN, "maxLength": EMAIL_MAX_LENGTH},
         "source": {"type": "string", "nullable": True, "pattern": r"^\s*([A-Za-z0-9_.:-]{1,50})?\s*$"},
     },
     "anyOf": [
         {"required": ["external_id"], "properties": {"external_id": {"type": "string", "pattern": NON_BLANK}}},
-        {"required": ["email"], "properties": {"email": {"type": "string", "format": "email"}}},
+        {"required": ["email"], "properties": {"email": {"type": "string", "format": "email", "pattern": EMAIL_PATTERN, "maxLength": EMAIL_MAX_LENGTH}}},
     ],
 }
 ACTIVITY_SCHEMA: dict[str, Any] = {

@@ -16,6 +16,8 @@ from recovery.models import Assessment, Escalation
 from tests import test_real_services as real
 from tests.factories import CustomerFactory
 from tickets.helpdesks.importers import run_import
+from tickets.helpdesks.models import HelpdeskConnection
+from tickets.helpdesks.services import connection_create
 from tickets.models import Complaint, Customer, CustomerReference, Status, TimelineEvent
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "helpdesk_exports"
@@ -149,6 +151,32 @@ def test_import_uses_the_source_given_and_finds_known_customers_by_email(django_
     assert set(Complaint.objects.values_list("source", flat=True)) == {"acme-freshdesk"}
     assert _complaint("acme-freshdesk", "101").customer_id == known.pk
     assert CustomerReference.objects.get(source="acme-freshdesk", external_id="5001").customer_id == known.pk
+
+
+def test_import_into_a_connection_reads_tags_and_priorities_with_its_mapping(django_capture_on_commit_callbacks):
+    """The same mapping as the connection's webhooks: its own tags, its default cause, its severities."""
+    made = connection_create(kind="zendesk", name="acme-zendesk")
+    HelpdeskConnection.objects.filter(pk=made.connection.pk).update(
+        cause_map={"Kettle": "failed_fix"}, default_cause="ignored", severity_map={"high": 5, "normal": 1}
+    )
+
+    summary, _ = _import(
+        django_capture_on_commit_callbacks, "zendesk", "zendesk_tickets.jsonl", "--source", "acme-zendesk",
+        expect_rejected=True,
+    )
+
+    assert "by connection 'acme-zendesk'" in summary
+    kettle = _complaint("acme-zendesk", "35436")  # tags broken, kettle; priority high
+    assert (kettle.cause, kettle.severity) == ("failed_fix", 5)
+    refund = _complaint("acme-zendesk", "35437")  # tag refund is not in this connection's map; priority normal
+    assert (refund.cause, refund.severity) == ("ignored", 1)
+
+
+def test_import_without_a_connection_uses_the_default_mapping(django_capture_on_commit_callbacks):
+    summary, _ = _import(django_capture_on_commit_callbacks, "zendesk", "zendesk_tickets.jsonl", expect_rejected=True)
+
+    assert "by the default mapping" in summary
+    assert (_complaint("zendesk", "35437").cause, _complaint("zendesk", "35437").severity) == ("pricing", 3)
 
 
 def test_import_keeps_the_last_row_of_a_ticket_within_a_batch():

@@ -18,6 +18,12 @@ from tickets.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
+class UnprocessableError(exceptions.ValidationError):
+    """Well-formed by the schema, refused by a rule it cannot state: 422, shaped like any validation error."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 CODES = {
     exceptions.ParseError: "malformed_request",
     exceptions.ValidationError: "validation_error",
@@ -98,7 +104,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields or None), status=exc.status)
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        # A serializer turns its validators' errors into DRF's own (400) before this point, so a Django
+        # ValidationError here was raised by a service or a model after the request passed the schema: a rule of
+        # the domain refused it (an app below tickets, like notifications, cannot raise tickets' errors).
+        exc = UnprocessableError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -15,6 +15,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from tickets.api.strict import NO_NUL, decimal_pattern
+from tickets.validators import EMAIL_PATTERN
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -105,11 +106,14 @@ class ContractAutoSchema(AutoSchema):
             return schema
         if isinstance(field, serializers.DecimalField):
             schema["pattern"] = decimal_pattern(field)
+        elif isinstance(field, serializers.EmailField):
+            schema["pattern"] = EMAIL_PATTERN
         elif any(isinstance(v, RegexValidator) for v in field.validators):
             # RegexField, SlugField, ...: the validator's own pattern (\Z, Python's end of text, as JSON Schema's $)
             regex = next(v.regex for v in field.validators if isinstance(v, RegexValidator))
             schema["pattern"] = regex.pattern.replace("\\Z", "$")
-        elif schema.get("type") == "string" and not ({"enum", "format", "pattern"} & schema.keys()):
+        elif schema.get("type") == "string" and not ({"enum", "pattern"} & schema.keys()):
+            # Formats too: an "email" with a NUL in it satisfies most format checkers, yet it cannot be stored.
             schema["pattern"] = NO_NUL
         return schema
 

@@ -21,6 +21,7 @@ from tickets.models import (
     TimelineEvent,
 )
 from tickets.services import ComplaintInput, CustomerInput
+from tickets.validators import EMAIL_MAX_LENGTH, EMAIL_MESSAGE, validate_email_address
 
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
@@ -29,7 +30,14 @@ MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
 class CustomerInputSerializer(StrictInput):
     """The customer: give an email or an external_id (at least one, not blank; 422 otherwise)."""
 
-    email = serializers.EmailField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    email = serializers.EmailField(
+        max_length=EMAIL_MAX_LENGTH,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[validate_email_address],
+        error_messages={"invalid": EMAIL_MESSAGE},
+    )
     external_id = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)

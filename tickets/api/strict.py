@@ -18,7 +18,6 @@ NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
 # Any text without NUL: the pattern the schema gives every free-text field (DRF refuses NUL in a CharField).
 NO_NUL = r"^[^\u0000]*$"
 
-
 def decimal_pattern(field: serializers.DecimalField) -> str:
     """The strings a DecimalField accepts, as a regular expression (also published in the schema)."""
     whole = (field.max_digits - field.decimal_places) if field.max_digits is not None else None

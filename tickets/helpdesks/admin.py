@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 
 from tickets.errors import DomainError
 from tickets.helpdesks import services
-from tickets.helpdesks.models import DEFAULT_STATUS_MAPS, HelpdeskConnection, HelpdeskDelivery
+from tickets.helpdesks.mapping import DEFAULT_STATUS_MAPS
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery
 from tickets.helpdesks.secrets import secret_generate
 
 

@@ -10,7 +10,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from tickets.models import Cause, Comment, Complaint, Status
+from tickets.helpdesks.mapping import DEFAULT_CAUSE_MAP, DEFAULT_SEVERITY_MAP
+from tickets.models import Cause, Comment, Complaint
 
 
 class HelpdeskKind(models.TextChoices):
@@ -18,38 +19,6 @@ class HelpdeskKind(models.TextChoices):
     FRESHDESK = "freshdesk", "Freshdesk"
     ZAMMAD = "zammad", "Zammad"
     HELPSCOUT = "helpscout", "Help Scout"
-
-
-# Tag (or custom field value) → cause; a manager edits these per connection.
-DEFAULT_CAUSE_MAP: dict[str, str] = {
-    "rude": Cause.STAFF_CONDUCT,
-    "unfriendly": Cause.STAFF_CONDUCT,
-    "staff": Cause.STAFF_CONDUCT,
-    "delay": Cause.SERVICE_DELAY,
-    "late": Cause.SERVICE_DELAY,
-    "slow": Cause.SERVICE_DELAY,
-    "broken": Cause.PRODUCT_QUALITY,
-    "defect": Cause.PRODUCT_QUALITY,
-    "damaged": Cause.PRODUCT_QUALITY,
-    "refund": Cause.PRICING,
-    "billing": Cause.PRICING,
-    "overcharged": Cause.PRICING,
-    "no_reply": Cause.IGNORED,
-    "ignored": Cause.IGNORED,
-    "repeat": Cause.FAILED_FIX,
-    "still_broken": Cause.FAILED_FIX,
-}
-# Helpdesk priority (lower-case name) → our severity 1–5.
-DEFAULT_SEVERITY_MAP: dict[str, int] = {"low": 2, "normal": 3, "medium": 3, "high": 4, "urgent": 5}
-# Helpdesk status (lower-case name) → our status. Only final states are mapped by default: the helpdesk
-# is where agents work the ticket, and a status our transitions cannot take is noted, not forced.
-# Zammad and Help Scout reopen "closed" conversations freely, so theirs means resolved here.
-DEFAULT_STATUS_MAPS: dict[str, dict[str, str]] = {
-    HelpdeskKind.ZENDESK: {"solved": Status.RESOLVED, "closed": Status.CLOSED},
-    HelpdeskKind.FRESHDESK: {"resolved": Status.RESOLVED, "closed": Status.CLOSED},
-    HelpdeskKind.ZAMMAD: {"closed": Status.RESOLVED},
-    HelpdeskKind.HELPSCOUT: {"closed": Status.RESOLVED},
-}
 
 
 def default_cause_map() -> dict[str, str]:

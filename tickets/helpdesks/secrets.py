@@ -1,23 +1,23 @@
 """Connection secrets: encrypted where we must sign with them, hashed where we only compare.
 
-The Fernet key comes from HELPDESK_SECRETS_KEY (one key, or several comma-separated with the newest first, so a
-key can be rotated). Without it — the embedded default — a key is derived from SECRET_KEY, so changing
-SECRET_KEY then makes stored secrets unreadable (docs/configuration.md).
+Encrypted with the project's one Fernet helper (notifications/secrets.py) under HELPDESK_SECRETS_KEY (one key, or
+several comma-separated with the newest first, so a key can be rotated). Without it — the embedded default — a
+key is derived from SECRET_KEY, so changing SECRET_KEY then makes stored secrets unreadable
+(docs/configuration.md). A secret no key opens raises SecretUnreadable.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets as random
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import MultiFernet
 from django.conf import settings
 
+from notifications.secrets import SecretUnreadable, decrypt, encrypt, keyring
 
-class SecretUnavailable(Exception):
-    """The stored secret cannot be decrypted with the configured key."""
+__all__ = ["SecretUnreadable", "secret_decrypt", "secret_encrypt", "secret_generate", "secret_hash", "secret_matches"]
 
 
 def secret_generate() -> str:
@@ -25,23 +25,16 @@ def secret_generate() -> str:
     return random.token_urlsafe(24)
 
 
-def _fernet() -> MultiFernet:
-    configured = [k.strip() for k in (getattr(settings, "HELPDESK_SECRETS_KEY", "") or "").split(",") if k.strip()]
-    if not configured:
-        digest = hashlib.sha256(b"cxrecovery-helpdesk-secrets:" + settings.SECRET_KEY.encode()).digest()
-        configured = [base64.urlsafe_b64encode(digest).decode()]
-    return MultiFernet([Fernet(key.encode()) for key in configured])
+def _keys() -> MultiFernet:
+    return keyring(getattr(settings, "HELPDESK_SECRETS_KEY", ""), "helpdesk-secrets")
 
 
 def secret_encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return encrypt(_keys(), secret)
 
 
 def secret_decrypt(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except (InvalidToken, ValueError) as exc:
-        raise SecretUnavailable("The connection's secret cannot be read with HELPDESK_SECRETS_KEY.") from exc
+    return decrypt(_keys(), token, unreadable="The connection's secret cannot be read with HELPDESK_SECRETS_KEY.")
 
 
 def secret_hash(secret: str) -> str:

@@ -28,16 +28,12 @@ from tickets.actors import ActorRef
 from tickets.errors import DomainError, InvalidInput
 from tickets.events import event_write
 from tickets.helpdesks import secrets
-from tickets.helpdesks.models import (
-    DEFAULT_STATUS_MAPS,
-    HelpdeskConnection,
-    HelpdeskDelivery,
-    HelpdeskKind,
-)
+from tickets.helpdesks.mapping import DEFAULT_STATUS_MAPS, HelpdeskMapping
+from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskKind
 from tickets.helpdesks.vendors import VENDORS
 from tickets.helpdesks.vendors.base import Envelope, NotAuthentic, TicketChange, Unusable
 from tickets.helpdesks.vendors.freshdesk import basic_password, verify_password
-from tickets.models import STATUS_TRANSITIONS, Cause, Comment, Complaint, Status, TimelineEvent
+from tickets.models import STATUS_TRANSITIONS, Comment, Complaint, Status, TimelineEvent
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +190,7 @@ def delivery_authenticate(*, connection: HelpdeskConnection, body: bytes, header
         return
     try:
         candidates = _secrets_of(connection)
-    except secrets.SecretUnavailable as exc:
+    except secrets.SecretUnreadable as exc:
         logger.error("Helpdesk connection %s: %s", connection.pk, exc)
         raise NotAuthentic("This connection's secret cannot be read on our side; ask an administrator.") from exc
     failures: list[NotAuthentic] = []
@@ -338,31 +334,6 @@ def _apply(delivery: HelpdeskDelivery) -> tuple[str, Complaint | None, str]:
 # --- mapping -------------------------------------------------------------------------------------------
 
 
-def mapped_cause(connection: HelpdeskConnection, change: TicketChange) -> str | None:
-    """The cause named by the custom field, else by the first mapped tag; None when nothing maps."""
-    cause_map = {str(k).strip().lower(): v for k, v in (connection.cause_map or {}).items()}
-    if connection.cause_field:
-        value = (change.custom_fields.get(connection.cause_field) or "").strip().lower()
-        if value in Cause.values:
-            return value
-        if value in cause_map:
-            return cause_map[value]
-    for tag in (*(change.tags or ()), *change.tags_added):
-        if tag in cause_map and cause_map[tag] in Cause.values:
-            return cause_map[tag]
-    return None
-
-
-def mapped_severity(connection: HelpdeskConnection, priority: str | None) -> int | None:
-    if not priority:
-        return None
-    value = (connection.severity_map or {}).get(priority)
-    try:
-        return min(5, max(1, int(value))) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _snapshot_fields(connection: HelpdeskConnection, change: TicketChange) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if change.subject:
@@ -371,10 +342,11 @@ def _snapshot_fields(connection: HelpdeskConnection, change: TicketChange) -> di
         fields["description"] = change.description
     if change.channel:
         fields["channel"] = change.channel
-    severity = mapped_severity(connection, change.priority)
+    mapping = HelpdeskMapping.of(connection)
+    severity = mapping.severity(change.priority)
     if severity is not None:
         fields["severity"] = severity
-    cause = mapped_cause(connection, change)
+    cause = mapping.cause((*(change.tags or ()), *change.tags_added), change.custom_fields)
     if cause is not None:
         fields["cause"] = cause
     return fields

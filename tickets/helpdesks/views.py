@@ -105,7 +105,7 @@ def connection_secret(request: HttpRequest, public_id: str) -> HttpResponse:
         keep = form.cleaned_data["keep_current"]
         try:
             services.connection_set_secret(connection, form.cleaned_data["secret"], keep_current=keep)
-        except services.secrets.SecretUnavailable:
+        except services.secrets.SecretUnreadable:
             services.connection_set_secret(connection, form.cleaned_data["secret"])
             keep = False
         connection.save(update_fields=["secret_encrypted", "secret_hash", "updated_at"])

@@ -380,7 +380,7 @@ def _helpscout_token(creds: Credentials) -> tuple[str | None, SendResult | None]
     if cached:
         try:
             return secrets.secret_decrypt(cached), None
-        except secrets.SecretUnavailable:
+        except secrets.SecretUnreadable:
             cache.delete(key)
     form = urlencode({"grant_type": "client_credentials", "client_id": creds.user, "client_secret": creds.token})
     result = http_request(
@@ -434,7 +434,7 @@ def send(delivery: Any) -> SendResult:
     try:
         creds = Credentials(connection.api_url.rstrip("/"), connection.api_user, secrets.secret_decrypt(connection.api_token_encrypted))
         calls = calls_for(connection.kind, delivery.event.body, link.ticket_id)
-    except (Unsendable, secrets.SecretUnavailable) as exc:
+    except (Unsendable, secrets.SecretUnreadable) as exc:
         return SendResult(False, error=str(exc)[:500], final=True)
     headers, failure = _auth_headers(connection.kind, creds)
     if failure is not None:

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -24,6 +23,7 @@ from recovery.models import CustomerActivity, RecoveryOutcome
 from recovery.outcomes.services.common import MAX_BATCH, Kind
 from tickets import services as ticket_services
 from tickets.textcheck import text_problems
+from tickets.validators import validate_email_address
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 FUTURE_MESSAGE = "This is in the future; give the time the activity happened."
@@ -132,9 +132,9 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     customer_source = _text(customer, "source").lower() or source
     if customer_email:
         try:
-            validate_email(customer_email)
-        except ValidationError:
-            errors[f"{prefix}email"] = ["Enter a valid email address."]
+            validate_email_address(customer_email)
+        except ValidationError as exc:
+            errors[f"{prefix}email"] = list(exc.messages)
     if customer_external_id and len(customer_external_id) > 200:
         errors[f"{prefix}external_id"] = ["Use at most 200 characters."]
     if customer_source and not SOURCE_RE.match(customer_source):

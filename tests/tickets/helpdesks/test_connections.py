@@ -60,7 +60,7 @@ def test_secrets_key_from_the_environment_encrypts_and_can_be_rotated(settings):
     assert secrets.secret_decrypt(token) == "abc"
 
     settings.HELPDESK_SECRETS_KEY = new
-    with pytest.raises(secrets.SecretUnavailable):
+    with pytest.raises(secrets.SecretUnreadable):
         secrets.secret_decrypt(token)
 
 

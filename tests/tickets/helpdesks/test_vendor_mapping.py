@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tickets.helpdesks import mapping
 from tickets.helpdesks.vendors import base, freshdesk, helpscout, zammad, zendesk
 
 
@@ -13,7 +14,7 @@ from tickets.helpdesks.vendors import base, freshdesk, helpscout, zammad, zendes
      ("low", "low"), ("", None), (None, None), ("whenever", None)],
 )
 def test_priority_name_reads_every_vendors_spelling(value, expected):
-    assert base.priority_name(value) == expected
+    assert mapping.priority_name(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,7 @@ def test_priority_name_reads_every_vendors_spelling(value, expected):
      ("Portal", "web"), ("Feedback Widget", "web"), ("note", None), (None, None)],
 )
 def test_channel_from_vendor_names(value, expected):
-    assert base.channel_from(value) == expected
+    assert mapping.channel_from(value) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """History import from helpdesk exports: `python manage.py import_helpdesk KIND FILE` (docs/import.md).
 
-One reader per export format turns the file into rows, streaming; `run_import` batches them into
-`services.history_import`, which writes each batch set-based. Memory stays flat: one batch at a time.
+One reader per export format turns the file into rows, streaming; `run_import` gives each row the cause and
+severity the connection's mapping reads in its tags and priority (the same mapping as the connection's webhooks:
+tickets/helpdesks/mapping.py), then batches them into `services.history_import`, which writes each batch
+set-based. Memory stays flat: one batch at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import IO
 from tickets.helpdesks.importers import freshdesk, generic_csv, helpscout, zammad, zendesk
 from tickets.helpdesks.importers.base import BadRow, Item, RowError, Skipped, TicketRow
 from tickets.helpdesks.importers.services import IMPORT_ACTOR, MAX_BATCH, history_import
+from tickets.helpdesks.mapping import DEFAULT_MAPPING, HelpdeskMapping
 
 READERS: dict[str, Callable[[IO[bytes]], Iterator[Item]]] = {
     "zendesk": zendesk.read,
@@ -49,11 +52,13 @@ def run_import(
     source: str,
     batch_size: int = DEFAULT_BATCH,
     on_batch: Callable[[ImportSummary], None] | None = None,
+    mapping: HelpdeskMapping = DEFAULT_MAPPING,
 ) -> ImportSummary:
     """Read the export and import it batch by batch. Bad rows are collected with their line and skipped.
 
     Raises RowError when the file as a whole cannot be read (an unknown kind, a CSV header without the
-    required columns). `on_batch` is called after each batch (for a progress bar).
+    required columns). `on_batch` is called after each batch (for a progress bar). `mapping` is the
+    connection's (HelpdeskMapping.of(connection)) when the source is a connection, else the defaults.
     """
     if kind not in READERS:
         raise RowError(f"Unknown kind '{kind}'. Choose one of: {', '.join(KINDS)}.")
@@ -80,6 +85,10 @@ def run_import(
         elif isinstance(item, Skipped):
             summary.skipped += 1
         else:
+            if item.cause is None:
+                item.cause = mapping.cause(item.tags) or mapping.default_cause
+            if item.severity is None:
+                item.severity = mapping.severity(item.priority) or mapping.default_severity
             batch.append(item)
             if len(batch) >= batch_size:
                 flush()

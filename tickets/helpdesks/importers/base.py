@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from tickets.models import Cause, Channel, Status
+from tickets.models import Channel, Status
 
 
 class RowError(ValueError):
@@ -40,8 +40,11 @@ class TicketRow:
     customer_name: str = ""
     customer_external_id: str | None = None  # the requester's id in the helpdesk
     description: str = ""
-    cause: str = Cause.OTHER
-    severity: int = 3
+    # Set by the reader only when the export names them (the generic CSV); otherwise the connection's mapping
+    # fills them in from the tags and the priority (tickets/helpdesks/mapping.py), as for its webhooks.
+    cause: str | None = None
+    severity: int | None = None
+    priority: str | None = None  # the helpdesk's priority name: low / normal / medium / high / urgent
     status: str = Status.NEW
     channel: str = Channel.EMAIL
     tags: list[str] = field(default_factory=list)
@@ -75,26 +78,6 @@ Item = TicketRow | BadRow | Skipped
 
 # --- our vocabulary ------------------------------------------------------------------------------
 
-# Tags (lower case) that say what went wrong. A helpdesk export carries tags, not our causes; the first tag
-# found in this table wins. Teams with their own tags use the generic CSV's cause column instead.
-TAG_CAUSES: Mapping[str, str] = {
-    **dict.fromkeys(("rude", "staff", "staff_conduct", "attitude", "unfriendly", "impolite"), Cause.STAFF_CONDUCT),
-    **dict.fromkeys(("broken", "defect", "defective", "damaged", "faulty", "quality", "product_quality"), Cause.PRODUCT_QUALITY),
-    **dict.fromkeys(("delay", "delayed", "late", "late_delivery", "slow", "service_delay"), Cause.SERVICE_DELAY),
-    **dict.fromkeys(("failed_fix", "repeat_issue", "still_broken", "reopened", "recurring"), Cause.FAILED_FIX),
-    **dict.fromkeys(("refund", "price", "pricing", "billing", "overcharged", "invoice"), Cause.PRICING),
-    **dict.fromkeys(("ignored", "no_reply", "no_response", "unanswered"), Cause.IGNORED),
-}
-
-
-def cause_from_tags(tags: Iterable[str]) -> str:
-    for tag in tags:
-        cause = TAG_CAUSES.get(str(tag).strip().lower().replace("-", "_").replace(" ", "_"))
-        if cause:
-            return cause
-    return Cause.OTHER
-
-
 # Vendor status words → our status. Vendors' own names are documented per reader.
 STATUS_WORDS: Mapping[str, str] = {
     "new": Status.NEW,
@@ -123,29 +106,6 @@ def status_from(raw: Any, *, line_hint: str = "status") -> str:
     if word in STATUS_WORDS:
         return STATUS_WORDS[word]
     raise RowError(f"Unknown {line_hint} '{raw}'. Use one of: {', '.join(sorted(set(STATUS_WORDS)))}.")
-
-
-CHANNEL_WORDS: Mapping[str, str] = {
-    **dict.fromkeys(("email", "mail", "outbound email", "outbound_email"), Channel.EMAIL),
-    **dict.fromkeys(("web", "portal", "web_form", "web form", "feedback widget", "mobile", "mobile_sdk", "help_center"), Channel.WEB),
-    **dict.fromkeys(("phone", "voice", "call", "sms"), Channel.PHONE),
-    **dict.fromkeys(("chat", "chat_transcript", "messaging", "native_messaging", "whatsapp", "telegram"), Channel.CHAT),
-    **dict.fromkeys(("twitter", "facebook", "instagram", "social", "twitter status", "twitter direct-message",
-                     "facebook feed post", "facebook feed comment", "any_channel"), Channel.SOCIAL),
-    **dict.fromkeys(("api",), Channel.API),
-    **dict.fromkeys(("in_person", "in person", "walk-in"), Channel.IN_PERSON),
-}
-
-
-def channel_from(raw: Any, default: str = Channel.EMAIL) -> str:
-    return CHANNEL_WORDS.get(str(raw or "").strip().lower(), default)
-
-
-def severity_from(raw: Any, table: Mapping[str, int], default: int = 3) -> int:
-    word = str(raw if raw is not None else "").strip().lower()
-    if not word:
-        return default
-    return table.get(word, default)
 
 
 # --- values --------------------------------------------------------------------------------------

@@ -19,19 +19,18 @@ from tickets.helpdesks.importers.base import (
     Item,
     RowError,
     TicketRow,
-    cause_from_tags,
-    channel_from,
     csv_rows,
     email_from,
     plain,
-    severity_from,
     status_from,
     subject_from,
     tags_from,
     text_id,
     when,
 )
-from tickets.models import Status
+from tickets.helpdesks.mapping import channel_from, priority_name
+from tickets.helpdesks.vendors.freshdesk import PRIORITIES, SOURCES, STATUSES
+from tickets.models import Channel, Status
 
 ALIASES = {
     "ticket id": ("Ticket ID", "ticket_id", "id"),
@@ -39,10 +38,8 @@ ALIASES = {
     "full name": ("Full name", "Requester name", "Requester Name", "Contact name", "Name", "requester_name"),
     "contact id": ("Contact ID", "Requester ID", "requester_id"),
 }
-SEVERITY = {"low": 2, "medium": 3, "high": 4, "urgent": 5, "1": 2, "2": 3, "3": 4, "4": 5}
-STATUS_CODES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed", "waiting on third party": "pending"}
-SOURCE_CODES = {"1": "email", "2": "portal", "3": "phone", "5": "twitter", "6": "facebook", "7": "chat",
-                "9": "feedback widget", "10": "outbound email"}
+# Freshdesk's numeric codes are the webhook's (vendors/freshdesk.py); its default "Waiting on Third Party" is pending.
+STATUS_CODES = {**STATUSES, "waiting on third party": "pending"}
 
 
 def read(binary: IO[bytes]) -> Iterator[Item]:
@@ -71,6 +68,7 @@ def _row(line: int, row: dict[str, str]) -> TicketRow:
     resolved = when(row.get("resolved time"), "Resolved time")
     closed = when(row.get("closed time"), "Closed time")
     source = (row.get("source") or "").strip().lower()
+    priority = (row.get("priority") or "").strip().lower()
     return TicketRow(
         line=line,
         external_id=external_id,
@@ -82,9 +80,8 @@ def _row(line: int, row: dict[str, str]) -> TicketRow:
         customer_name=(row.get("full name") or "").strip()[:200],
         customer_external_id=contact,
         status=status,
-        severity=severity_from(row.get("priority"), SEVERITY),
-        cause=cause_from_tags(tags),
-        channel=channel_from(SOURCE_CODES.get(source, source)),
+        priority=priority_name(PRIORITIES.get(priority, priority)),
+        channel=channel_from(SOURCES.get(source, source)) or Channel.EMAIL,
         tags=tags,
         first_response_at=when(row.get("initial response time"), "Initial response time"),
         resolved_at=resolved or closed or (updated if status in (Status.RESOLVED, Status.CLOSED) else None),

@@ -22,8 +22,6 @@ from tickets.helpdesks.importers.base import (
     RowError,
     Skipped,
     TicketRow,
-    cause_from_tags,
-    channel_from,
     email_from,
     json_records,
     plain,
@@ -33,7 +31,8 @@ from tickets.helpdesks.importers.base import (
     text_id,
     when,
 )
-from tickets.models import Status
+from tickets.helpdesks.mapping import channel_from
+from tickets.models import Channel, Status
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -95,9 +94,8 @@ def _row(line: int, conversation: Any) -> Item:
         customer_name=name[:200],
         customer_external_id=ref,
         status=status,
-        severity=3,  # Help Scout has no priority
-        cause=cause_from_tags(tags),
-        channel=channel_from(conversation.get("type")),
+        # Help Scout has no priority: the connection's default severity applies.
+        channel=channel_from(conversation.get("type")) or Channel.EMAIL,
         tags=tags,
         resolved_at=(closed or updated) if status in (Status.RESOLVED, Status.CLOSED) else None,
         closed_at=(closed or updated) if status == Status.CLOSED else None,

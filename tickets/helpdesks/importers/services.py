@@ -34,6 +34,7 @@ from tickets.models import OPEN_STATUSES, Complaint, Status, TimelineEvent
 from tickets.services import BULK_BATCH, customers_resolve_bulk
 
 IMPORT_ACTOR = ActorRef.system("Helpdesk import")
+_STATUS_WORDS = {status.value: status.label.lower() for status in Status}
 MAX_BATCH = 5000
 
 
@@ -213,7 +214,7 @@ def _events(row: TicketRow, complaint: Complaint, actor: ActorRef) -> Iterator[d
     yield {
         **common,
         "kind": TimelineEvent.Kind.LOGGED,
-        "message": f"Imported from {complaint.source} (ticket {row.external_id}), {Status(row.status).label.lower()}{graded}"[:500],
+        "message": f"Imported from {complaint.source} (ticket {row.external_id}), {_STATUS_WORDS[row.status]}{graded}"[:500],
         "data": {"source": complaint.source, "external_id": row.external_id, "customer_id": complaint.customer_id,
                  "imported": True, "status": row.status, "grade": complaint.grade or None,
                  "score": complaint.risk_score, "reasons": [r["code"] for r in complaint.grade_reasons or []]},

@@ -24,24 +24,21 @@ from tickets.helpdesks.importers.base import (
     Item,
     RowError,
     TicketRow,
-    cause_from_tags,
-    channel_from,
     email_from,
     json_records,
     plain,
-    severity_from,
     status_from,
     subject_from,
     tags_from,
     text_id,
     when,
 )
-from tickets.models import Status
+from tickets.helpdesks.mapping import channel_from, priority_name
+from tickets.models import Channel, Status
 
 # Zammad's default states and priorities, for exports without expand=true.
 STATE_IDS = {1: "new", 2: "open", 3: "pending reminder", 4: "closed", 5: "merged", 7: "pending close"}
 PRIORITY_IDS = {1: "1 low", 2: "2 normal", 3: "3 high"}
-SEVERITY = {"1 low": 2, "2 normal": 3, "3 high": 4, "low": 2, "normal": 3, "high": 4}
 
 
 def read(binary: IO[bytes]) -> Iterator[Item]:
@@ -96,9 +93,8 @@ def _row(line: int, ticket: Any) -> TicketRow:
         customer_name=name[:200],
         customer_external_id=ref,
         status=status,
-        severity=severity_from(priority, SEVERITY),
-        cause=cause_from_tags(tags),
-        channel=channel_from(ticket.get("create_article_type")),
+        priority=priority_name(priority),
+        channel=channel_from(ticket.get("create_article_type")) or Channel.EMAIL,
         tags=tags,
         first_response_at=when(ticket.get("first_response_at"), "first_response_at"),
         resolved_at=(closed or updated) if status in (Status.RESOLVED, Status.CLOSED) else None,

@@ -20,21 +20,17 @@ from tickets.helpdesks.importers.base import (
     RowError,
     Skipped,
     TicketRow,
-    cause_from_tags,
-    channel_from,
     email_from,
     json_records,
     plain,
-    severity_from,
     status_from,
     subject_from,
     tags_from,
     text_id,
     when,
 )
-from tickets.models import Status
-
-SEVERITY = {"low": 2, "normal": 3, "high": 4, "urgent": 5}
+from tickets.helpdesks.mapping import channel_from, priority_name
+from tickets.models import Channel, Status
 
 
 def read(binary: IO[bytes]) -> Iterator[Item]:
@@ -83,9 +79,8 @@ def _row(line: int, ticket: Any, users: Mapping[Any, Mapping[str, Any]]) -> Item
             customer_name=name,
             customer_external_id=customer_ref,
             status=status,
-            severity=severity_from(ticket.get("priority"), SEVERITY),
-            cause=cause_from_tags(tags),
-            channel=channel_from(via.get("channel") if isinstance(via, dict) else None),
+            priority=priority_name(ticket.get("priority")),
+            channel=channel_from(via.get("channel") if isinstance(via, dict) else None) or Channel.EMAIL,
             tags=tags,
             # The ticket object carries no solved time; its last update is the closest it tells.
             resolved_at=updated if status in (Status.RESOLVED, Status.CLOSED) else None,

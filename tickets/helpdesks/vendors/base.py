@@ -12,8 +12,6 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from django.utils.html import strip_tags
 
-from tickets.models import Channel
-
 
 class NotAuthentic(Exception):
     """The request's signature or password does not match: answered 401, nothing stored."""
@@ -119,37 +117,6 @@ def when(value: Any) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     parsed = parse_datetime(str(value)) if value else None
     return parsed
-
-
-PRIORITY_WORDS = ("urgent", "high", "medium", "normal", "low")
-
-
-def priority_name(value: Any) -> str | None:
-    """'HIGH', 'High', '3 high' → 'high'."""
-    value = (text(value) or "").lower()
-    return next((word for word in PRIORITY_WORDS if word in value), None)
-
-
-# Checked in order: the first keyword found in the helpdesk's channel/source name wins.
-CHANNEL_WORDS: list[tuple[tuple[str, ...], str]] = [
-    (("twitter", "facebook", "instagram", "social", "tweet", "whatsapp", "wechat"), Channel.SOCIAL),
-    (("chat", "messaging", "beacon", "sms", "messenger"), Channel.CHAT),
-    (("phone", "voice", "call"), Channel.PHONE),
-    (("mail",), Channel.EMAIL),
-    (("api", "web_service", "webservice"), Channel.API),
-    (("web", "portal", "form", "widget", "helpcenter", "help_center", "feedback"), Channel.WEB),
-    (("in_person", "walk", "store"), Channel.IN_PERSON),
-]
-
-
-def channel_from(value: Any) -> str | None:
-    name = (text(value) or "").lower().replace(" ", "_").replace("-", "_")
-    if not name:
-        return None
-    for words, channel in CHANNEL_WORDS:
-        if any(word in name for word in words):
-            return channel
-    return None
 
 
 def fallback_delivery_id(event: str, ticket_id: str, moment: Any, body: bytes) -> str:

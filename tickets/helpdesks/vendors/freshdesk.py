@@ -13,18 +13,17 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from tickets.helpdesks.mapping import channel_from, priority_name
 from tickets.helpdesks.vendors.base import (
     Envelope,
     NewComment,
     NotAuthentic,
     Requester,
     TicketChange,
-    channel_from,
     fallback_delivery_id,
     header,
     id_text,
     plain,
-    priority_name,
     tag_list,
     text,
 )

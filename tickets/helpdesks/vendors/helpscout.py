@@ -12,13 +12,13 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from tickets.helpdesks.mapping import channel_from
 from tickets.helpdesks.vendors.base import (
     Envelope,
     NewComment,
     NotAuthentic,
     Requester,
     TicketChange,
-    channel_from,
     fallback_delivery_id,
     header,
     id_text,

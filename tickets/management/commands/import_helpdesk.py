@@ -3,7 +3,8 @@
 KIND is zendesk, freshdesk, zammad, helpscout or csv (the generic CSV); each format is described in
 docs/import.md and in its reader under tickets/helpdesks/importers/. The complaints' source is NAME, by default
 the kind: use the name of the helpdesk connection, so that the helpdesk's later webhooks update the imported
-complaints instead of creating new ones.
+complaints instead of creating new ones, and the tags and priorities are read with that connection's mapping
+(tags → cause, priority → severity, as set on /integrations/); any other source uses the default mapping.
 
 Streaming and idempotent (a second run of the same file adds nothing); bad rows are reported with their line and
 skipped; a progress bar goes to stderr and a summary to stdout. The exit status is 1 when any row was rejected.
@@ -21,6 +22,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tickets.helpdesks.importers import DEFAULT_BATCH, KINDS, ImportSummary, RowError, run_import
 from tickets.helpdesks.importers.services import MAX_BATCH
+from tickets.helpdesks.mapping import DEFAULT_MAPPING, HelpdeskMapping
+from tickets.helpdesks.models import HelpdeskConnection
 
 SHOWN_ERRORS = 200
 
@@ -77,11 +80,18 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise CommandError(f"No such file: {file}")
             raw, total = path.open("rb"), os.path.getsize(path)
+        connection = HelpdeskConnection.objects.filter(name=source).first()
+        mapping = HelpdeskMapping.of(connection) if connection else DEFAULT_MAPPING
         progress = None if quiet else Progress(self.stderr._out, raw, total)  # the real stream, for isatty()
         started = time.monotonic()
         try:
             summary = run_import(
-                kind, raw, source=source, batch_size=batch_size, on_batch=progress.update if progress else None
+                kind,
+                raw,
+                source=source,
+                batch_size=batch_size,
+                on_batch=progress.update if progress else None,
+                mapping=mapping,
             )
         except RowError as exc:
             raise CommandError(str(exc)) from None
@@ -96,8 +106,9 @@ class Command(BaseCommand):
             self.stderr.write(f"line {line}: {message}")
         if summary.rejected_count > SHOWN_ERRORS:
             self.stderr.write(f"… and {summary.rejected_count - SHOWN_ERRORS:,} more rejected rows.")
+        mapped_by = f"connection '{source}'" if connection else "the default mapping"
         text = (
-            f"{summary.read:,} records read from {kind} into source '{source}': {summary.created:,} new complaints "
+            f"{summary.read:,} records read from {kind} into source '{source}' (causes and severities by {mapped_by}): {summary.created:,} new complaints "
             f"({summary.closed:,} closed, graded only; {summary.open:,} open, assessed normally), "
             f"{summary.duplicates:,} already imported, {summary.skipped:,} skipped, {summary.rejected_count:,} rejected. "
             f"{summary.created / elapsed:,.0f} complaints/s."
