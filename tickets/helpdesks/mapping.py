@@ -14,7 +14,10 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
-from tickets.models import Cause, Channel, Status
+from tickets.helpdesks.models import DEFAULT_CAUSE_MAP, DEFAULT_SEVERITY_MAP, DEFAULT_STATUS_MAPS
+from tickets.models import Cause, Channel
+
+__all__ = ["DEFAULT_CAUSE_MAP", "DEFAULT_SEVERITY_MAP", "DEFAULT_STATUS_MAPS", "DEFAULT_MAPPING", "HelpdeskMapping"]
 
 # --- the vocabulary ----------------------------------------------------------------------------------
 
@@ -23,31 +26,6 @@ def tag_key(tag: Any) -> str:
     """Tags compare in lower case with '-' and ' ' as '_': 'No-Reply', 'no reply' and 'no_reply' are one tag."""
     return str(tag).strip().lower().replace("-", "_").replace(" ", "_")
 
-
-# Tag (or custom field value) → cause, the default of every new connection; a manager edits it per connection.
-DEFAULT_CAUSE_MAP: dict[str, str] = {
-    **dict.fromkeys(("rude", "staff", "staff_conduct", "attitude", "unfriendly", "impolite"), Cause.STAFF_CONDUCT),
-    **dict.fromkeys(
-        ("broken", "defect", "defective", "damaged", "faulty", "quality", "product_quality"), Cause.PRODUCT_QUALITY
-    ),
-    **dict.fromkeys(("delay", "delayed", "late", "late_delivery", "slow", "service_delay"), Cause.SERVICE_DELAY),
-    **dict.fromkeys(
-        ("repeat", "failed_fix", "repeat_issue", "still_broken", "reopened", "recurring"), Cause.FAILED_FIX
-    ),
-    **dict.fromkeys(("refund", "price", "pricing", "billing", "overcharged", "invoice"), Cause.PRICING),
-    **dict.fromkeys(("ignored", "no_reply", "no_response", "unanswered"), Cause.IGNORED),
-}
-# Helpdesk priority name → our severity 1–5.
-DEFAULT_SEVERITY_MAP: dict[str, int] = {"low": 2, "normal": 3, "medium": 3, "high": 4, "urgent": 5}
-# Helpdesk status (lower-case name) → our status, for webhooks. Only final states are mapped by default: the
-# helpdesk is where agents work the ticket, and a status our transitions cannot take is noted, not forced.
-# Zammad and Help Scout reopen "closed" conversations freely, so theirs means resolved here.
-DEFAULT_STATUS_MAPS: dict[str, dict[str, str]] = {
-    "zendesk": {"solved": Status.RESOLVED, "closed": Status.CLOSED},
-    "freshdesk": {"resolved": Status.RESOLVED, "closed": Status.CLOSED},
-    "zammad": {"closed": Status.RESOLVED},
-    "helpscout": {"closed": Status.RESOLVED},
-}
 
 PRIORITY_WORDS = ("urgent", "high", "medium", "normal", "low")
 

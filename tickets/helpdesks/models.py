@@ -10,8 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from tickets.helpdesks.mapping import DEFAULT_CAUSE_MAP, DEFAULT_SEVERITY_MAP
-from tickets.models import Cause, Comment, Complaint
+from tickets.models import Cause, Comment, Complaint, Status
 
 
 class HelpdeskKind(models.TextChoices):
@@ -20,6 +19,32 @@ class HelpdeskKind(models.TextChoices):
     ZAMMAD = "zammad", "Zammad"
     HELPSCOUT = "helpscout", "Help Scout"
 
+
+# Tag (or custom field value) → cause, the default of every new connection; a manager edits it per connection.
+# Tags compare in lower case with "-" and " " read as "_" (tickets/helpdesks/mapping.py reads them).
+DEFAULT_CAUSE_MAP: dict[str, str] = {
+    **dict.fromkeys(("rude", "staff", "staff_conduct", "attitude", "unfriendly", "impolite"), Cause.STAFF_CONDUCT),
+    **dict.fromkeys(
+        ("broken", "defect", "defective", "damaged", "faulty", "quality", "product_quality"), Cause.PRODUCT_QUALITY
+    ),
+    **dict.fromkeys(("delay", "delayed", "late", "late_delivery", "slow", "service_delay"), Cause.SERVICE_DELAY),
+    **dict.fromkeys(
+        ("repeat", "failed_fix", "repeat_issue", "still_broken", "reopened", "recurring"), Cause.FAILED_FIX
+    ),
+    **dict.fromkeys(("refund", "price", "pricing", "billing", "overcharged", "invoice"), Cause.PRICING),
+    **dict.fromkeys(("ignored", "no_reply", "no_response", "unanswered"), Cause.IGNORED),
+}
+# Helpdesk priority name → our severity 1–5.
+DEFAULT_SEVERITY_MAP: dict[str, int] = {"low": 2, "normal": 3, "medium": 3, "high": 4, "urgent": 5}
+# Helpdesk status (lower-case name) → our status, for webhooks. Only final states are mapped by default: the
+# helpdesk is where agents work the ticket, and a status our transitions cannot take is noted, not forced.
+# Zammad and Help Scout reopen "closed" conversations freely, so theirs means resolved here.
+DEFAULT_STATUS_MAPS: dict[str, dict[str, str]] = {
+    "zendesk": {"solved": Status.RESOLVED, "closed": Status.CLOSED},
+    "freshdesk": {"resolved": Status.RESOLVED, "closed": Status.CLOSED},
+    "zammad": {"closed": Status.RESOLVED},
+    "helpscout": {"closed": Status.RESOLVED},
+}
 
 def default_cause_map() -> dict[str, str]:
     return dict(DEFAULT_CAUSE_MAP)
