@@ -1,7 +1,7 @@
 """`python -m bench learning`: does the playbook learn which gesture brings customers back?
 
-A simulation, in-process and without a database: the real `recovery.playbook.rank_gestures` and
-`recovery.learning.cell_signal` rank six starter gestures for one kind of complaint; simulated
+A simulation, in-process and without a database: the real `recovery.offers.ranking.rank_gestures` and
+`recovery.outcomes.learning.cell_signal` rank six starter gestures for one kind of complaint; simulated
 customers come back with a true rate per gesture (the best 60 %, the others 30–45 %), and each
 outcome is known only 60 days after the offer. Ten complaints a day. Three scenarios put the best
 gesture 1st, 4th and 6th in the static (fit-only) order.
@@ -47,8 +47,9 @@ def _setup() -> None:
 
 
 def _world(best_position: int) -> tuple[list[Any], Any, dict[str, float]]:
-    from recovery.playbook import ComplaintContext, GestureSpec, rank_gestures
-    from recovery.starter_playbook import STARTER_GESTURES
+    from recovery.offers.playbook import ComplaintContext, GestureSpec
+    from recovery.offers.ranking import rank_gestures
+    from recovery.offers.starter_playbook import STARTER_GESTURES
 
     context = ComplaintContext(
         cause=CAUSE, grade="bad", monetary_loss=Decimal("80.00"), lifetime_value=Decimal("600.00")
@@ -63,7 +64,7 @@ def _world(best_position: int) -> tuple[list[Any], Any, dict[str, float]]:
 
 
 def _signals(counts: dict[str, list[int]]) -> dict[str, Any]:
-    from recovery.learning import cell_signal
+    from recovery.outcomes.learning import cell_signal
 
     cause_s = sum(s for s, _ in counts.values())
     cause_n = sum(n for _, n in counts.values())
@@ -75,7 +76,7 @@ def _signals(counts: dict[str, list[int]]) -> dict[str, Any]:
 
 
 def _run_playbook(best_position: int, seed: int) -> dict[str, Any]:
-    from recovery.playbook import rank_gestures
+    from recovery.offers.ranking import rank_gestures
 
     specs, context, rates = _world(best_position)
     best = max(rates, key=rates.__getitem__)

@@ -28,7 +28,7 @@ SWEEP_TARGET = 5.0  # seconds (issue 4)
 
 def fifty_rules() -> list:
     """50 validated, active rules of realistic shapes: the three defaults and 47 more over every kind of field."""
-    from recovery.rules import DEFAULT_RULES, validate_rule
+    from recovery.escalation.rules import DEFAULT_RULES, validate_rule
 
     rng = random.Random(7)
     raws = [dict(r, id=i + 1) for i, r in enumerate(DEFAULT_RULES)]
@@ -80,8 +80,9 @@ def fifty_rules() -> list:
 
 
 def random_signals_and_facts(n: int) -> list[tuple]:
-    from recovery.grading import CAUSES, GradeSignals
-    from recovery.rules import ComplaintFacts
+    from recovery.escalation.grading import GradeSignals
+    from recovery.escalation.rules import ComplaintFacts
+    from recovery.vocabulary import CAUSES
 
     rng = random.Random(11)
     out = []
@@ -128,8 +129,8 @@ def random_signals_and_facts(n: int) -> list[tuple]:
     help="Grade + evaluate 50 active rules in-process (complaints/s), and complaint_assess on PostgreSQL",
 )
 def rule_evaluation(ctx: Context) -> None:
-    from recovery.grading import DEFAULT_CONFIG, grade_experience
-    from recovery.rules import evaluate
+    from recovery.escalation.grading import DEFAULT_CONFIG, grade_experience
+    from recovery.escalation.rules import evaluate
 
     rules = fifty_rules()
     cases = random_signals_and_facts(ctx.scaled(FACTS, minimum=1000))
@@ -162,8 +163,8 @@ def rule_evaluation(ctx: Context) -> None:
 
 def _assess_rate(ctx: Context, specs: list) -> None:
     """The whole service per complaint (row lock, queries, grading, 50 rules, fingerprint, writes) on PostgreSQL."""
+    from recovery.escalation.services import complaint_assess
     from recovery.models import EscalationRule
-    from recovery.services.escalation import complaint_assess
     from tickets.models import Complaint
 
     EscalationRule.objects.exclude(pk__in=[s.id for s in specs[:3]]).delete()
@@ -241,7 +242,7 @@ def _shape_overdue(total_due: int) -> int:
 
 
 def _due_query(limit: int):
-    """The same query as recovery.selectors.escalation.sla_due_ids, for EXPLAIN."""
+    """The same query as recovery.escalation.selectors.sla_due_ids, for EXPLAIN."""
     from django.db.models import F, Q
     from django.utils import timezone
 
@@ -269,7 +270,7 @@ def _due_query(limit: int):
 def sla_sweep(ctx: Context) -> None:
     from django.utils import timezone
 
-    from recovery.selectors import escalation as selectors
+    from recovery.escalation import selectors
 
     n, due = ctx.scaled(COMPLAINTS), ctx.scaled(OVERDUE)
     started = time.monotonic()

@@ -125,14 +125,14 @@ def _explain() -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from recovery.services import outcomes as services
+    from recovery.outcomes import services
 
     params = {
         "now": timezone.now(), "pending": "pending", "returned": "returned", "not_returned": "not_returned",
         "redemption": "gesture_redemption", "currency": "GBP", "outcome_id": None,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + services._settle_sql(vendor="postgresql", outcome_id=None), params)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + services.settle_sql(vendor="postgresql", outcome_id=None), params)
         print("\n".join(row[0] for row in cursor.fetchall()), flush=True)
         transaction.set_rollback(True)
 
@@ -158,7 +158,7 @@ def _verify() -> str | None:
 
 @section("outcomes", order=60, help="Settle 1,000,000 open outcomes (3,000,000 due windows) in one sweep")
 def outcomes(ctx: Context) -> None:
-    from recovery.services.outcomes import outcome_windows_settle
+    from recovery.outcomes.services import outcome_windows_settle
 
     n = ctx.scaled(OUTCOMES)
     started = time.monotonic()

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "notifications",
     "tickets",
     "recovery",
+    # The project itself, for its management commands (run_sweeps runs the sweep registry in cxrecovery/sweeps.py).
+    "cxrecovery",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,7 @@ swagger_ui = SpectacularSwaggerSplitView.as_view(url_name="schema", template_nam
 
 api_v1 = [
     path("", include("tickets.api.urls")),
-    path("", include("recovery.api.urls")),
+    path("", include("recovery.api_urls")),
     path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", swagger_ui, name="docs"),

@@ -7,25 +7,19 @@ from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
-from cxrecovery.context import url_or_none
 from tickets.models import Role
-from tickets.permissions import user_role
-
-NO_ROLE_MESSAGE = (
-    "You are signed in, but your account has no support role yet. "
-    "Ask an administrator to add you to the agent, lead, manager or executive group."
-)
+from tickets.permissions import NO_ROLE_MESSAGE, user_role
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Where `/` leads: sign-in, the queue, or for an executive the approvals (once that page exists)."""
+    """Where `/` leads: sign-in, the queue, or for an executive the approvals."""
     if not request.user.is_authenticated:
         return redirect("login")
     role = user_role(request.user)
     if role is None:
         raise PermissionDenied(NO_ROLE_MESSAGE)
-    if role == Role.EXECUTIVE and (approvals := url_or_none("recovery:approvals")):
-        return redirect(approvals)
+    if role == Role.EXECUTIVE:
+        return redirect("recovery:approvals")
     return redirect("tickets:queue")
 
 

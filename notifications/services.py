@@ -20,11 +20,11 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import F, Q
 from django.utils import timezone
 
-from cxrecovery.queue import enqueue_on_commit
 from notifications import signals
 from notifications.catalogue import event_types, event_types_unknown
 from notifications.delivery import SENDERS, TARGET_KINDS, SendResult, retry_delay
 from notifications.models import Delivery, DeliveryAttempt, Notification, OutboundEmail, OutboxEvent, WebhookEndpoint
+from notifications.queue import enqueue_on_commit
 from notifications.secrets import secret_encrypt, secret_generate
 
 logger = logging.getLogger(__name__)

@@ -50,9 +50,9 @@ QUICK_RETRY_SECONDS = 300
 
 
 def _eager() -> bool:
-    from cxrecovery.celery import app
+    from celery import current_app
 
-    return bool(app.conf.task_always_eager)
+    return bool(current_app.conf.task_always_eager)
 
 
 @shared_task(acks_late=True)

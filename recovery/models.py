@@ -142,6 +142,19 @@ class Escalation(models.Model):
         return f"{self.complaint_id} → {self.tier}"
 
 
+
+_E = Escalation.Status
+# The only moves an escalation's status may make (recovery.transitions.transition checks each). A newer
+# escalation supersedes a waiting one; people acknowledge, take over or de-escalate; the last two are final.
+ESCALATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    _E.OPEN: frozenset({_E.ACKNOWLEDGED, _E.TAKEN_OVER, _E.DEESCALATED, _E.SUPERSEDED}),
+    _E.ACKNOWLEDGED: frozenset({_E.TAKEN_OVER, _E.DEESCALATED}),
+    _E.TAKEN_OVER: frozenset({_E.DEESCALATED}),
+    _E.DEESCALATED: frozenset(),
+    _E.SUPERSEDED: frozenset(),
+}
+
+
 class SlaClock(models.Model):
     """Pauses of a complaint's SLA while it waits on the customer."""
 
@@ -182,6 +195,17 @@ class BacktestRun(models.Model):
 
 
 # --- Playbook, offers and approvals (issue 5) ---------------------------------------------------
+
+
+
+_B = BacktestRun.Status
+# A run is claimed once (queued → running) and ends done or failed (its worker may die: the sweep fails it).
+BACKTEST_TRANSITIONS: dict[str, frozenset[str]] = {
+    _B.QUEUED: frozenset({_B.RUNNING}),
+    _B.RUNNING: frozenset({_B.DONE, _B.FAILED}),
+    _B.DONE: frozenset(),
+    _B.FAILED: frozenset(),
+}
 
 
 class ResourceKind(models.TextChoices):
@@ -330,6 +354,19 @@ class ApprovalRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Approval of offer {self.offer_id} ({self.status})"
+
+
+
+_A = ApprovalRequest.Status
+# A request is decided once: approved, rejected, moved a tier up (a new pending request replaces it), or
+# withdrawn with its offer.
+APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    _A.PENDING: frozenset({_A.APPROVED, _A.REJECTED, _A.ESCALATED, _A.WITHDRAWN}),
+    _A.APPROVED: frozenset(),
+    _A.REJECTED: frozenset(),
+    _A.ESCALATED: frozenset(),
+    _A.WITHDRAWN: frozenset(),
+}
 
 
 class SuggestionLog(models.Model):

@@ -1,6 +1,8 @@
-"""Browser pages of recovery; each area keeps its urlpatterns in recovery/views/<area>.py."""
+"""Browser pages of recovery; each sub-domain keeps its urlpatterns in recovery/<sub-domain>/views.py."""
 
-from recovery.views import escalation, offers, outcomes
+from recovery.escalation import views as escalation_views
+from recovery.offers import views as offers_views
+from recovery.outcomes import views as outcomes_views
 
 app_name = "recovery"
-urlpatterns = [*escalation.urlpatterns, *offers.urlpatterns, *outcomes.urlpatterns]
+urlpatterns = [*escalation_views.urlpatterns, *offers_views.urlpatterns, *outcomes_views.urlpatterns]

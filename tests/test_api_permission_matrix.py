@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from recovery.services import escalation as escalation_services
-from recovery.services import offers as offer_services
+from recovery.escalation import services as escalation_services
+from recovery.offers import services as offer_services
 from tests.factories import ComplaintFactory
 from tests.recovery.offers_factories import complaint as offer_complaint
 from tests.recovery.offers_factories import gesture

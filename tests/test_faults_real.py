@@ -205,7 +205,7 @@ def test_cache_down_intake_still_answers_201_and_the_throttle_fails_open(own_red
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_intake_stores_the_complaint_and_its_work_is_delayed_not_lost(own_redis, tmp_path):
     _need_postgres()
-    from recovery.tasks.escalation import sla_sweep_task
+    from recovery.escalation.tasks import sla_sweep_task
 
     client = _key_client()
     with celery_broker(own_redis.url):
@@ -244,7 +244,7 @@ def test_broker_down_intake_stores_the_complaint_and_its_work_is_delayed_not_los
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_with_a_task_reserved_the_task_is_delivered_again(own_redis, tmp_path):
     _need_postgres()
-    from recovery.tasks.escalation import complaint_assess_task
+    from recovery.escalation.tasks import complaint_assess_task
 
     complaint = ComplaintFactory(threatens_public=True)
     # A short visibility timeout stands in for the 30 minutes of production.
@@ -315,7 +315,7 @@ def test_smtp_that_never_answers_times_out_is_retried_and_other_queues_continue(
     _need_postgres()
     from notifications.models import Notification
     from notifications.tasks import notification_email_task
-    from recovery.tasks.escalation import complaint_assess_task
+    from recovery.escalation.tasks import complaint_assess_task
 
     smtp = SilentSmtpServer()
     mail_env = {

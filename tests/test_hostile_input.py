@@ -10,11 +10,11 @@ import json
 import pytest
 from django.test import Client
 
+from recovery.escalation import services as escalation_services
+from recovery.escalation.rules import DEFAULT_RULES
 from recovery.models import CustomerActivity, EscalationRule
-from recovery.rules import DEFAULT_RULES
-from recovery.services import escalation as escalation_services
 from tests.factories import ComplaintFactory
-from tests.recovery.test_escalation_rule_builder import rule_form
+from tests.recovery.escalation.test_rule_builder import rule_form
 from tickets.actors import ActorRef
 from tickets.errors import InvalidInput
 from tickets.models import ApiKey, Complaint

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 
 from cxrecovery.celery import app as celery_app
+from cxrecovery.management.commands import run_sweeps
 from cxrecovery.sweeps import SWEEPS, Sweep
-from recovery.management.commands import run_sweeps
 
 
 def test_beat_schedule_is_built_from_the_sweep_registry():

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from tickets.models import ROLE_TIER, TIER_ORDER, ApiKey, Role
@@ -123,3 +129,34 @@ def can_manage_macros(user: Any) -> bool:
 def can_share_views(user: Any) -> bool:
     """Team leads and above share queue views with everyone; agents keep private ones."""
     return role_at_least(user, Role.LEAD)
+
+
+NO_ROLE_MESSAGE = (
+    "You are signed in, but your account has no support role yet. "
+    "Ask an administrator to add you to the agent, lead, manager or executive group."
+)
+
+
+def role_required(role: str | None = None, *, message: str | None = None) -> Callable:
+    """The one role check of every browser view. Signed-out people go to the sign-in page and come back (a
+    whole-window redirect from an htmx request); signed-in people without a support role, or below `role`
+    when one is given, get a 403 that says what the page needs."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                htmx = getattr(request, "htmx", None)
+                if htmx:
+                    # A swapped-in sign-in form would land inside the page; send the whole window there.
+                    return HttpResponseClientRedirect(redirect_to_login(htmx.current_url_abs_path or "/").url)
+                return redirect_to_login(request.get_full_path())
+            if role is not None and not role_at_least(request.user, role):
+                raise PermissionDenied(message or f"This page needs the {Role(role).label.lower()} role or higher.")
+            if user_role(request.user) is None:
+                raise PermissionDenied(NO_ROLE_MESSAGE)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate

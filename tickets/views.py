@@ -7,12 +7,9 @@ JavaScript). Domain errors become messages beside the action, never a server err
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +18,6 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from tickets import selectors, services
 from tickets.actors import ActorRef
@@ -45,13 +41,9 @@ from tickets.permissions import (
     can_share_views,
     complaint_change_refusal,
     role_at_least,
-    user_role,
+    role_required,
 )
 
-NO_ROLE_MESSAGE = (
-    "You are signed in, but your account has no support role yet. "
-    "Ask an administrator to add you to the agent, lead, manager or executive group."
-)
 TIMELINE_LIMIT = 200
 # Queue columns: (key, heading, sort name or None, the direction a first click sorts in).
 QUEUE_COLUMNS = [
@@ -74,21 +66,8 @@ TRANSITION_LABELS = {
 }
 
 
-def desk_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-out people go to sign-in; signed-in people without a support role get a clear 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if request.htmx:
-                # A swapped-in sign-in form would land inside the page; send the whole window there.
-                return HttpResponseClientRedirect(redirect_to_login(request.htmx.current_url_abs_path or "/").url)
-            return redirect_to_login(request.get_full_path())
-        if user_role(request.user) is None:
-            raise PermissionDenied(NO_ROLE_MESSAGE)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# Every desk page: signed in with a support role (tickets.permissions.role_required is the one role check).
+desk_view = role_required()
 
 
 # --- queue -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The rule set a new company starts with (the same as recovery.rules.DEFAULT_RULES, copied here so the
+"""The rule set a new company starts with (the same as recovery.escalation.rules.DEFAULT_RULES, copied here so the
 migration never changes when the code does): ugly → executive within 1 hour, bad → team lead within 24
 hours, a missed response deadline moves the complaint one tier up (once)."""
 

@@ -1,6 +1,6 @@
 """The playbook and approval limits a new company starts with.
 
-Gestures: recovery.starter_playbook.STARTER_GESTURES, about twenty plain dicts written for this product
+Gestures: recovery.offers.starter_playbook.STARTER_GESTURES, about twenty plain dicts written for this product
 (from a handwritten note to an executive's personal call with six months free). The module holds plain
 data only, so importing it here never drags in code that may change; an install keeps the rows it was
 given, and managers edit them from /playbook/ afterwards.
@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.db import migrations
 
-from recovery.starter_playbook import STARTER_GESTURES
+from recovery.offers.starter_playbook import STARTER_GESTURES
 
 DEFAULT_LIMITS = {
     "frontline": Decimal("50.00"),

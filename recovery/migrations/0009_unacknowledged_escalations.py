@@ -4,7 +4,7 @@ Adds the rule field `acknowledgement_overdue` to the shipped rule set as a fourt
 index that lets the SLA sweep find open escalations past their acknowledgement deadline. A company still on the
 shipped rules gets the new rule switched on; one that changed its rules gets it switched off, to review on
 /rules/ (its behaviour does not change behind its back). The rule is copied here so this migration never changes
-when recovery.rules does.
+when recovery.escalation.rules does.
 """
 
 from django.db import migrations, models

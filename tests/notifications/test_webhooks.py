@@ -196,7 +196,7 @@ def test_delivery_task_is_routed_to_its_own_queue():
     route = celery_app.amqp.router.route({}, tasks.webhook_delivery_task.name, args=(1,), kwargs={})
 
     assert route["queue"].name == "webhooks"
-    default = celery_app.amqp.router.route({}, "recovery.tasks.escalation.complaint_assess_task", args=(1,), kwargs={})
+    default = celery_app.amqp.router.route({}, "recovery.escalation.tasks.complaint_assess_task", args=(1,), kwargs={})
     assert default["queue"].name != "webhooks"
 
 

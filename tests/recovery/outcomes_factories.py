@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from recovery.models import CustomerActivity, Gesture, Offer, OutcomeWindow, RecoveryOutcome
-from recovery.services import outcomes as services
+from recovery.outcomes import services
 from tests.factories import ComplaintFactory, CustomerFactory
 from tickets.models import Complaint, Customer, Status
 

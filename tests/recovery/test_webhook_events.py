@@ -10,10 +10,10 @@ from django.db import transaction
 
 from notifications.models import Delivery, OutboxEvent
 from notifications.services import webhook_endpoint_create
+from recovery.escalation import services as escalation_services
 from recovery.models import ApprovalRequest
-from recovery.services import escalation as escalation_services
-from recovery.services import offers as offer_services
-from recovery.services import outcomes as outcome_services
+from recovery.offers import services as offer_services
+from recovery.outcomes import services as outcome_services
 from tests.factories import ComplaintFactory
 from tests.recovery.offers_factories import complaint as graded_complaint
 from tests.recovery.offers_factories import gesture

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cxrecovery.queue import enqueue_on_commit
+from notifications.queue import enqueue_on_commit
 from tickets import services as intake
 from tickets import signals
 from tickets.actors import ActorRef

@@ -7,7 +7,6 @@ once, in the answer to the form that created it, and never stored in clear.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,22 +18,12 @@ from tickets.helpdesks.forms import ApiForm, ConnectionCreateForm, DeliveryFilte
 from tickets.helpdesks.models import HelpdeskConnection, HelpdeskDelivery, HelpdeskWriteback
 from tickets.helpdesks.setup import setup_for
 from tickets.models import Role
-from tickets.permissions import role_at_least
-from tickets.views import desk_view
+from tickets.permissions import role_required
 
 MANAGERS_ONLY = "Helpdesk connections are set up by managers and executives."
 
 
-def manager_view(view):
-    @desk_view
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not role_at_least(request.user, Role.MANAGER):
-            raise PermissionDenied(MANAGERS_ONLY)
-        return view(request, *args, **kwargs)
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
+manager_view = role_required(Role.MANAGER, message=MANAGERS_ONLY)
 
 
 def _connection(public_id: str) -> HelpdeskConnection:

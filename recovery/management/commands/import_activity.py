@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recovery.services import outcomes as services
+from recovery.outcomes import services
 
 REQUIRED = ("source", "external_id", "kind", "occurred_at")
 CUSTOMER = ("customer_email", "customer_external_id")

@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from recovery.demo import escalation, offers, outcomes
+from recovery.escalation import demo as escalation_demo
+from recovery.offers import demo as offers_demo
+from recovery.outcomes import demo as outcomes_demo
 
 
 class Command(BaseCommand):
@@ -9,5 +11,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            for area in (escalation, offers, outcomes):
+            for area in (escalation_demo, offers_demo, outcomes_demo):
                 area.seed(self.stdout)

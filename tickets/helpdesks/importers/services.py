@@ -138,7 +138,7 @@ def _events(row: TicketRow, complaint: Complaint, actor: ActorRef) -> Iterator[d
         "created_at": row.created_at,
     }
     for at, body in row.customer_comments:
-        # The shape grading reads as the customer's own words (recovery.selectors.escalation.customer_comment_texts).
+        # The shape grading reads as the customer's own words (recovery.escalation.selectors.customer_comment_texts).
         yield {
             **common,
             "kind": TimelineEvent.Kind.COMMENTED,

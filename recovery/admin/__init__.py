@@ -1,1 +1,0 @@
-from recovery.admin import escalation, offers, outcomes  # noqa: F401

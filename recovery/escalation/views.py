@@ -1,0 +1,433 @@
+"""Browser pages of escalation: the inbox for senior staff, rule editing, grading settings and backtests.
+
+Thin: each view checks the role, then calls a selector or one service. Leads, managers and executives
+use the inbox; everyone with a role may read the rules; managers and executives change them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from recovery import formatting
+from recovery.escalation import selectors, services
+from recovery.escalation.forms import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty
+from recovery.escalation.grading import GradingConfig
+from recovery.escalation.rules import (
+    ACTION_TYPES,
+    FIELDS,
+    NOTIFY_ASSIGNEE,
+    NOTIFY_ESCALATION_TIER,
+    NOTIFY_TARGETS,
+    TAG_MAX_LENGTH,
+)
+from recovery.models import EscalationRule
+from recovery.vocabulary import PRIORITIES, TIERS
+from tickets.actors import ActorRef
+from tickets.errors import DomainError
+from tickets.models import Cause, Channel, Grade, Role, Status, Tier
+from tickets.permissions import role_at_least, role_required, user_tier
+
+INBOX_LIMIT = 200
+
+
+
+def _can_edit_rules(request: HttpRequest) -> bool:
+    return role_at_least(request.user, Role.MANAGER)
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    nav = {"nav_lead": role_at_least(request.user, Role.LEAD), "nav_manager": _can_edit_rules(request)}
+    return render(request, template, {**nav, **context}, status=status)
+
+
+# --- inbox -------------------------------------------------------------------------------------
+
+
+@role_required(Role.LEAD)
+def inbox(request: HttpRequest) -> HttpResponse:
+    """What reached my tier (optionally the tiers below too): waiting first, soonest due first; or handled."""
+    tier = user_tier(request.user)
+    show = "handled" if request.GET.get("show") == "handled" else "waiting"
+    below = request.GET.get("below") == "1"
+    now = timezone.now()
+    rows = list(
+        selectors.escalation_inbox(selectors.InboxView(tier=tier, show=show, below=below), now=now)[: INBOX_LIMIT + 1]
+    )
+    more = len(rows) > INBOX_LIMIT
+    rows = rows[:INBOX_LIMIT]
+    for escalation in rows:
+        due = escalation.ack_due_at
+        escalation.overdue = bool(due and due <= now and escalation.status == "open")
+        escalation.time_left = formatting.duration(abs((due - now).total_seconds())) if due else ""
+    return _render(
+        request,
+        "recovery/escalation_inbox.html",
+        {
+            "rows": rows,
+            "more": more,
+            "show": show,
+            "below": below,
+            "tier": tier,
+            "tier_label": Tier(tier).label,
+            "waiting_count": selectors.escalation_waiting_count(tier=tier),
+            "note_form": NoteForm(),
+        },
+    )
+
+
+def _inbox_back(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = reverse("recovery:escalations")
+    return redirect(target)
+
+
+def _escalation_action(service: Callable, done: str) -> Callable:
+    @role_required(Role.LEAD)
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        note = request.POST.get("note", "")[:2000]
+        try:
+            escalation = service(escalation_id=pk, actor=ActorRef.from_request(request), note=note)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{escalation.complaint.reference}: {done}.")
+        return _inbox_back(request)
+
+    return view
+
+
+acknowledge = _escalation_action(services.escalation_acknowledge, "acknowledged")
+take_over = _escalation_action(services.escalation_take_over, "taken over and assigned to you")
+deescalate = _escalation_action(services.escalation_deescalate, "de-escalated")
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+@role_required(Role.AGENT)
+def rules(request: HttpRequest) -> HttpResponse:
+    rows = list(selectors.rule_list())
+    for rule in rows:
+        rule.summary = selectors.rule_summary(rule)
+    return _render(request, "recovery/escalation_rules.html", {"rules": rows, "can_edit": _can_edit_rules(request)})
+
+
+# How the rule builder words each operator; rules store the codes.
+_OPERATOR_LABELS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "gt": "is above",
+    "gte": "is at least",
+    "lt": "is below",
+    "lte": "is at most",
+    "contains": "includes",
+}
+
+# What each action's value is: one of some choices, a number of hours, a tag, or nothing.
+_ACTION_VALUES: dict[str, dict[str, Any]] = {
+    "escalate": {"label": "Escalate to", "value": "choice", "choices": TIERS[1:]},
+    "escalate_one_tier": {"label": "Escalate one tier up", "value": "none"},
+    "set_response_deadline": {"label": "Respond within", "value": "hours", "example": 4},
+    "set_resolution_deadline": {"label": "Resolve within", "value": "hours", "example": 72},
+    "notify": {"label": "Notify", "value": "choice", "choices": NOTIFY_TARGETS},
+    "tag": {"label": "Add the tag", "value": "tag", "example": "vip", "max_length": TAG_MAX_LENGTH},
+    "require_approval": {"label": "Require approval by", "value": "choice", "choices": TIERS},
+    "set_priority": {"label": "Set priority to", "value": "choice", "choices": PRIORITIES},
+}
+
+_CHOICE_LABELS: dict[str, str] = {
+    **dict(Grade.choices),
+    **dict(Cause.choices),
+    **dict(Channel.choices),
+    **dict(Status.choices),
+    **dict(Tier.choices),
+    NOTIFY_ASSIGNEE: "The assignee",
+    NOTIFY_ESCALATION_TIER: "The tier it is escalated to",
+}
+
+
+def _labelled(codes: tuple[str, ...]) -> list[list[str]]:
+    return [[code, _CHOICE_LABELS.get(code, code.replace("_", " ").capitalize())] for code in codes]
+
+
+def _catalogue() -> dict[str, Any]:
+    """What a rule can test and do, from recovery.escalation.rules: the rule builder's JSON and the reference tables' source.
+    Every action type needs an entry in _ACTION_VALUES (the view tests check)."""
+    fields = {
+        name: {"label": spec.label, "kind": spec.kind, "operators": spec.operators, "choices": _labelled(spec.choices)}
+        for name, spec in FIELDS.items()
+    }
+    actions = {}
+    for kind in ACTION_TYPES:
+        spec = _ACTION_VALUES[kind]
+        actions[kind] = {**spec, "choices": _labelled(spec.get("choices", ()))}
+    return {"operators": _OPERATOR_LABELS, "fields": fields, "actions": actions}
+
+
+def _action_value_help(spec: dict[str, Any]) -> str:
+    match spec["value"]:
+        case "choice":
+            return " | ".join(code for code, _ in spec["choices"])
+        case "none":
+            return "(no value)"
+        case "hours":
+            return f"hours, e.g. {spec['example']}"
+    return f"a tag, e.g. {spec['example']}"
+
+
+def _reference() -> dict[str, Any]:
+    """What the rule form's help lists (fields with their operators and values, and the actions), and the same
+    catalogue as JSON for the rule builder."""
+    catalogue = _catalogue()
+    fields = [
+        {
+            "name": name,
+            "label": spec.label,
+            "kind": spec.kind,
+            "operators": ", ".join(spec.operators),
+            "choices": ", ".join(spec.choices),
+        }
+        for name, spec in FIELDS.items()
+    ]
+    actions = [{"type": kind, "value": _action_value_help(spec)} for kind, spec in catalogue["actions"].items()]
+    return {"fields": fields, "actions": actions, "catalogue": catalogue}
+
+
+def _rule_page(request: HttpRequest, form: RuleForm, rule: EscalationRule | None) -> HttpResponse:
+    return _render(request, "recovery/escalation_rule_form.html", {"form": form, "rule": rule, **_reference()})
+
+
+def _backtest_with(form: RuleForm, rule: EscalationRule | None, request: HttpRequest) -> HttpResponse:
+    """Replay the current rules against the current rules with this one (as edited, and active) in place."""
+    candidate = []
+    edited = {**form.spec_data, "active": True}
+    for spec in selectors.rule_specs(active_only=False):
+        candidate.append(edited if rule is not None and spec.id == rule.pk else spec.to_dict())
+    if rule is None:
+        candidate.append(edited)
+    run = services.backtest_start(days=30, candidate_rules=candidate, actor=ActorRef.from_request(request))
+    return redirect("recovery:backtest_detail", pk=run.pk)
+
+
+@role_required(Role.MANAGER)
+def rule_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = RuleForm(request.POST)
+        if form.is_valid():
+            if "backtest" in request.POST:
+                return _backtest_with(form, None, request)
+            rule = services.rule_create(data=form.rule_data(), actor=ActorRef.from_request(request))
+            messages.success(request, f"Rule “{rule.name}” saved. Open complaints are being re-assessed.")
+            return redirect("recovery:rules")
+    else:
+        last = EscalationRule.objects.order_by("-order").values_list("order", flat=True).first() or 0
+        form = RuleForm(
+            initial=RuleForm.initial_from(
+                {
+                    "order": last + 10,
+                    "active": False,
+                    "match": "all",
+                    "conditions": [{"field": "grade", "operator": "eq", "value": "ugly"}],
+                    "actions": [{"type": "escalate", "value": "manager"}],
+                }
+            )
+        )
+    return _rule_page(request, form, None)
+
+
+@role_required(Role.MANAGER)
+def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(EscalationRule, pk=pk)
+    if request.method == "POST":
+        form = RuleForm(request.POST, rule_id=rule.pk)
+        if form.is_valid():
+            if "backtest" in request.POST:
+                return _backtest_with(form, rule, request)
+            services.rule_update(rule=rule, changes=form.rule_data(), actor=ActorRef.from_request(request))
+            messages.success(
+                request, f"Rule “{form.cleaned_data['name']}” saved. Open complaints are being re-assessed."
+            )
+            return redirect("recovery:rules")
+    else:
+        form = RuleForm(initial=RuleForm.initial_from(selectors.rule_as_dict(rule)), rule_id=rule.pk)
+    return _rule_page(request, form, rule)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(EscalationRule, pk=pk)
+    try:
+        services.rule_update(rule=rule, changes={"active": not rule.active}, actor=ActorRef.from_request(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Rule “{rule.name}” {'deactivated' if rule.active else 'activated'}.")
+    return redirect("recovery:rules")
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def rule_move(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(EscalationRule, pk=pk)
+    try:
+        services.rule_move(rule=rule, direction=request.POST.get("direction", ""), actor=ActorRef.from_request(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("recovery:rules")
+
+
+@role_required(Role.MANAGER)
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(EscalationRule, pk=pk)
+    if request.method == "POST":
+        services.rule_delete(rule=rule, actor=ActorRef.from_request(request))
+        messages.success(request, f"Rule “{rule.name}” deleted.")
+        return redirect("recovery:rules")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return _render(request, "recovery/escalation_rule_delete.html", {"rule": rule, "summary": selectors.rule_summary(rule)})
+
+
+# --- grading settings --------------------------------------------------------------------------
+
+
+@role_required(Role.LEAD)
+def grading_settings(request: HttpRequest) -> HttpResponse:
+    can_edit = _can_edit_rules(request)
+    row = selectors.grading_settings_row()
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Changing the grading settings needs the manager role or higher.")
+        if "reset" in request.POST:
+            services.grading_settings_update(config={}, actor=ActorRef.from_request(request))
+            messages.success(request, "Grading settings reset to the defaults.")
+            return redirect("recovery:grading_settings")
+        form = GradingSettingsForm(request.POST)
+        if form.is_valid():
+            services.grading_settings_update(
+                config=form.cleaned_data["config_data"], actor=ActorRef.from_request(request)
+            )
+            messages.success(request, "Grading settings saved. Open complaints are being re-graded.")
+            return redirect("recovery:grading_settings")
+    else:
+        form = GradingSettingsForm(initial={"config": pretty(selectors.grading_config().to_dict())})
+    return _render(
+        request,
+        "recovery/escalation_grading.html",
+        {
+            "form": form,
+            "row": row,
+            "can_edit": can_edit,
+            "defaults": pretty(GradingConfig().to_dict()),
+            "doc": GradingConfig.__doc__,
+        },
+    )
+
+
+# --- backtests ---------------------------------------------------------------------------------
+
+
+@role_required(Role.MANAGER)
+def backtests(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = BacktestForm(request.POST)
+        if form.is_valid():
+            try:
+                run = services.backtest_start(
+                    days=form.cleaned_data["days"],
+                    candidate_rules=form.cleaned_data["rules_data"],
+                    actor=ActorRef.from_request(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect("recovery:backtest_detail", pk=run.pk)
+    else:
+        current = [spec.to_dict() for spec in selectors.rule_specs(active_only=False)]
+        form = BacktestForm(initial={"days": 30, "rules": pretty(current)})
+    runs = selectors.backtest_list()[:20]
+    return _render(request, "recovery/escalation_backtests.html", {"form": form, "runs": runs})
+
+
+@role_required(Role.MANAGER)
+def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = selectors.backtest_get(run_id=pk)
+    if run is None:
+        return _render(request, "recovery/escalation_backtest.html", {"run": None}, status=404)
+    finished = run.status in ("done", "failed")
+    context: dict[str, Any] = {
+        "run": run,
+        "finished": finished,
+        "waiting_long": selectors.backtest_waiting_for_worker(run, now=timezone.now()),
+        "candidate_json": pretty(run.candidate_rules),
+    }
+    if run.status == "done":
+        context.update(_backtest_table(run.result))
+    template = (
+        "recovery/_escalation_backtest_status.html"
+        if request.headers.get("HX-Request")
+        else "recovery/escalation_backtest.html"
+    )
+    return _render(request, template, context)
+
+
+@role_required(Role.MANAGER)
+@require_POST
+def backtest_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run a finished or failed backtest again, as of now: a new run with the same days and candidate rules."""
+    run = selectors.backtest_get(run_id=pk)
+    if run is None:
+        return _render(request, "recovery/escalation_backtest.html", {"run": None}, status=404)
+    again = services.backtest_again(run=run, actor=ActorRef.from_request(request))
+    return redirect("recovery:backtest_detail", pk=again.pk)
+
+
+def _backtest_table(result: dict[str, Any]) -> dict[str, Any]:
+    tiers = result.get("tiers", [])
+    rows = []
+    for day in result.get("days", []):
+        current = [day["current"].get(t, 0) for t in tiers]
+        candidate = [day["candidate"].get(t, 0) for t in tiers]
+        rows.append(
+            {"date": day["date"], "current": current, "candidate": candidate, "delta": sum(candidate) - sum(current)}
+        )
+    totals = result.get("totals", {})
+    return {
+        "tiers": [Tier(t).label for t in tiers],
+        "rows": rows,
+        "total_current": [totals.get("current", {}).get(t, 0) for t in tiers],
+        "total_candidate": [totals.get("candidate", {}).get(t, 0) for t in tiers],
+        "peak": max([max(r["current"] + r["candidate"] + [0]) for r in rows] + [1]),
+    }
+
+
+urlpatterns = [
+    path("escalations/", inbox, name="escalations"),
+    path("escalations/<int:pk>/acknowledge/", acknowledge, name="escalation_acknowledge"),
+    path("escalations/<int:pk>/take-over/", take_over, name="escalation_take_over"),
+    path("escalations/<int:pk>/deescalate/", deescalate, name="escalation_deescalate"),
+    path("rules/", rules, name="rules"),
+    path("rules/new/", rule_create, name="rule_create"),
+    path("rules/<int:pk>/", rule_edit, name="rule_edit"),
+    path("rules/<int:pk>/toggle/", rule_toggle, name="rule_toggle"),
+    path("rules/<int:pk>/move/", rule_move, name="rule_move"),
+    path("rules/<int:pk>/delete/", rule_delete, name="rule_delete"),
+    path("rules/grading/", grading_settings, name="grading_settings"),
+    path("rules/backtests/", backtests, name="backtests"),
+    path("rules/backtests/<int:pk>/", backtest_detail, name="backtest_detail"),
+    path("rules/backtests/<int:pk>/again/", backtest_again, name="backtest_again"),
+]
