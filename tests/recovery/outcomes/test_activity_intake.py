@@ -72,7 +72,7 @@ def test_parse_defaults_amount_and_currency(settings):
         ({"source": "my shop"}, "source", "Use up to 50 letters, digits and . _ : - only."),
         ({"external_id": ""}, "external_id", "Give the activity's id in your system, so a replay is recognised."),
         ({"customer": {}}, "customer", "Say whose activity it is: give the customer's external_id or email."),
-        ({"customer": {"email": "not-an-email"}}, "customer.email", "Enter a valid email address."),
+        ({"customer": {"email": "not-an-email"}}, "customer.email", "Enter a valid email address, like name@example.com (at most 64 characters before the @)."),
         ({"customer": "C-1"}, "customer", "Send the customer as an object with external_id and/or email."),
     ],
 )
