@@ -382,6 +382,25 @@ def _quote(original: str, start: int, end: int) -> str:
     return " ".join(original[s:e].split())
 
 
+# The matcher of the last read-only lists (a grading config's): building the cache key hashes every phrase, a
+# fifth of a detect() call, and a history import grades thousands of complaints with the same lists.
+_last_matcher: tuple[Any, Any, _Matcher] | None = None
+
+
+def _matcher_for(lists: Mapping[str, Iterable[str]], negations: Iterable[str]) -> _Matcher:
+    global _last_matcher
+    last = _last_matcher
+    if last is not None and last[0] is lists and last[1] is negations:
+        return last[2]
+    key = tuple((c, tuple(lists.get(c, ()))) for c in CATEGORIES)
+    matcher = _matcher(key, tuple(negations))
+    if isinstance(lists, MappingProxyType) and isinstance(negations, tuple):
+        # Only a read-only view and a tuple may be remembered by identity: a dict could change in place.
+        # (A view of a dict someone else still holds could too; GradingConfig and DEFAULT_PHRASES own theirs.)
+        _last_matcher = (lists, negations, matcher)
+    return matcher
+
+
 def detect(
     texts: Iterable[tuple[str, str]],
     lists: Mapping[str, Iterable[str]] = DEFAULT_PHRASES,
@@ -391,8 +410,7 @@ def detect(
 
     Deterministic: the same texts and lists give the same hits, in CATEGORIES order.
     """
-    key = tuple((c, tuple(lists.get(c, ()))) for c in CATEGORIES)
-    matcher = _matcher(key, tuple(negations))
+    matcher = _matcher_for(lists, negations)
     found: dict[str, PhraseHit] = {}
     for where, original in texts:
         if not original:
