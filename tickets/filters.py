@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, Grade, Status, Tier, pk_from_reference
+from tickets.models import OPEN_STATUSES, Cause, Channel, Comment, Complaint, Customer, Grade, Status, Tier, pk_from_reference
 
 # Above this many matching customers the search joins instead of listing their ids: a term that common finds a
 # page of newest complaints quickly by walking the created_at index.
@@ -84,20 +85,54 @@ def customer_search_q(value: str, prefix: str = "") -> Q:
     return Q(**{f"{prefix}name__icontains": value}) | Q(**{f"{prefix}email__icontains": value.lower()})
 
 
-def complaint_search_q(value: str) -> Q:
-    """Subject, customer name or customer email contains `value` (case-insensitive).
+# The text search configuration of the complaints' search_document (tickets/migrations/0008_scale.py).
+SEARCH_CONFIG = "english"
 
-    The customers are looked up first (one small query, trigram-indexed on PostgreSQL) and matched by id, so the
-    database can combine the subject's trigram index with the complaints-by-customer index instead of joining
-    every complaint to its customer to test the text."""
+
+def _document_matches(value: str) -> Q:
+    """PostgreSQL: the complaint's full-text document (subject, description, comments, customer name and email)
+    matches `value` as a web search (words stemmed and ANDed, "quoted phrases", -excluded words).
+
+    The document column is maintained by triggers and is not a model field, so lists never fetch it."""
+    from django.contrib.postgres.search import SearchQuery, SearchVectorExact, SearchVectorField
+    from django.db.models.expressions import Col
+
+    document = SearchVectorField()
+    document.set_attributes_from_name("search_document")
+    query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+    return Q(SearchVectorExact(Col(Complaint._meta.db_table, document), query))
+
+
+def _words_match(value: str) -> Q:
+    """Elsewhere (SQLite): every word appears, case-insensitively, in the subject, the description, a comment or
+    the customer's name or email."""
+    condition = Q()
+    for word in value.split():
+        condition &= (
+            Q(subject__icontains=word)
+            | Q(description__icontains=word)
+            | Q(Exists(Comment.objects.filter(complaint=OuterRef("pk"), body__icontains=word)))
+            | customer_search_q(word, "customer__")
+        )
+    return condition
+
+
+def complaint_search_q(value: str) -> Q:
+    """Complaints whose subject, description, comments (notes and replies), customer name or customer email
+    match `value`: full-text on PostgreSQL (GIN-indexed), every word as a substring elsewhere.
+
+    On PostgreSQL a customer whose name or email merely contains `value` (part of an email address, say) matches
+    too: those customers are looked up first (trigram-indexed) and matched by id, up to SEARCH_CUSTOMER_IDS_MAX;
+    a term that common is a whole word of many names, which the full-text document finds anyway."""
+    if connection.vendor != "postgresql":
+        return _words_match(value)
     customer_ids = list(
         Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS_MAX + 1]
     )
-    if len(customer_ids) > SEARCH_CUSTOMER_IDS_MAX:
-        by_customer = customer_search_q(value, "customer__")
-    else:
-        by_customer = Q(customer_id__in=customer_ids)
-    return Q(subject__icontains=value) | by_customer
+    condition = _document_matches(value)
+    if 0 < len(customer_ids) <= SEARCH_CUSTOMER_IDS_MAX:
+        condition |= Q(customer_id__in=customer_ids)
+    return condition
 
 
 class ComplaintFilter(django_filters.FilterSet):
@@ -118,7 +153,7 @@ class ComplaintFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter(field_name="external_id", label="Id in the source system")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")
+    q = django_filters.CharFilter(method="filter_search", label="Search: a reference, or words of the subject, description, notes, customer name or email")
 
     class Meta:
         model = Complaint
