@@ -12,10 +12,21 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from tickets.models import OPEN_STATUSES, Cause, Channel, Comment, Complaint, Customer, Grade, Status, Tier, pk_from_reference
+from tickets.models import (
+    OPEN_STATUSES,
+    Cause,
+    Channel,
+    Comment,
+    Complaint,
+    Customer,
+    Grade,
+    Status,
+    Tier,
+    pk_from_reference,
+)
 
-# Above this many matching customers the search joins instead of listing their ids: a term that common finds a
-# page of newest complaints quickly by walking the created_at index.
+# Up to this many customers whose name or email contains a search term are matched by id (a part of an email
+# address); beyond that the term is a common word of names, which the full-text document finds.
 SEARCH_CUSTOMER_IDS_MAX = 500
 
 # Ids are 64-bit on PostgreSQL and SQLite. A larger number in a filter would overflow the driver (a 500 on SQLite)

@@ -32,7 +32,9 @@ def test_search_finds_a_complaint_by_a_word_only_in_its_description(key_client):
 def test_search_finds_a_complaint_by_a_word_only_in_a_note(key_client, agent):
     target = ComplaintFactory(subject="Cold food", description="Dinner arrived cold.")
     other = ComplaintFactory(subject="Cold food", description="Dinner arrived cold.")
-    comment_add(complaint=target, kind=Comment.Kind.NOTE, body="Offered a voucher for the marmalade", actor=ActorRef(user=agent))
+    comment_add(
+        complaint=target, kind=Comment.Kind.NOTE, body="Offered a voucher for the marmalade", actor=ActorRef(user=agent)
+    )
     comment_add(complaint=other, kind=Comment.Kind.NOTE, body="Called back", actor=ActorRef(user=agent))
 
     assert found(key_client, "marmalade") == [target.reference]
@@ -61,7 +63,12 @@ def test_search_follows_a_customer_rename(key_client):
 
 def test_search_follows_a_subject_edit_and_keeps_its_notes(key_client, agent):
     target = ComplaintFactory(subject="Dented bumper")
-    comment_add(complaint=target, kind=Comment.Kind.NOTE, body="Garage quoted for the xylophone repair", actor=ActorRef(user=agent))
+    comment_add(
+        complaint=target,
+        kind=Comment.Kind.NOTE,
+        body="Garage quoted for the xylophone repair",
+        actor=ActorRef(user=agent),
+    )
 
     target.subject = "Scratched door"
     target.save()
@@ -73,7 +80,9 @@ def test_search_follows_a_subject_edit_and_keeps_its_notes(key_client, agent):
 
 def test_search_forgets_a_deleted_comment(key_client, agent):
     target = ComplaintFactory()
-    comment = comment_add(complaint=target, kind=Comment.Kind.NOTE, body="Mentioned a kaleidoscope", actor=ActorRef(user=agent))
+    comment = comment_add(
+        complaint=target, kind=Comment.Kind.NOTE, body="Mentioned a kaleidoscope", actor=ActorRef(user=agent)
+    )
 
     Comment.objects.filter(pk=comment.pk).delete()
 
@@ -90,7 +99,9 @@ def test_search_by_part_of_an_email_still_finds_the_customer(key_client):
 def test_queue_search_box_finds_a_word_only_in_a_note(client, agent):
     target = ComplaintFactory(subject="Wrong size")
     other = ComplaintFactory(subject="Wrong size")
-    comment_add(complaint=target, kind=Comment.Kind.NOTE, body="Customer mentioned the gazebo", actor=ActorRef(user=agent))
+    comment_add(
+        complaint=target, kind=Comment.Kind.NOTE, body="Customer mentioned the gazebo", actor=ActorRef(user=agent)
+    )
     client.force_login(agent)
 
     page = client.get("/complaints/", {"q": "gazebo"}).content.decode()
