@@ -25,8 +25,8 @@ from tickets.models import (
     pk_from_reference,
 )
 
-# Up to this many customers whose name or email contains a search term are matched by id (a part of an email
-# address); beyond that the term is a common word of names, which the full-text document finds.
+# Up to this many customers whose email contains an email-like search term are matched by id; a term matching more
+# is too common to narrow anything down.
 SEARCH_CUSTOMER_IDS_MAX = 500
 
 # Ids are 64-bit on PostgreSQL and SQLite. A larger number in a filter would overflow the driver (a 500 on SQLite)
@@ -128,21 +128,29 @@ def _words_match(value: str) -> Q:
     return condition
 
 
+def _looks_like_email(value: str) -> bool:
+    return "@" in value or ("." in value and " " not in value.strip())
+
+
 def complaint_search_q(value: str) -> Q:
     """Complaints whose subject, description, comments (notes and replies), customer name or customer email
     match `value`: full-text on PostgreSQL (GIN-indexed), every word as a substring elsewhere.
 
-    On PostgreSQL a customer whose name or email merely contains `value` (part of an email address, say) matches
-    too: those customers are looked up first (trigram-indexed) and matched by id, up to SEARCH_CUSTOMER_IDS_MAX;
-    a term that common is a whole word of many names, which the full-text document finds anyway."""
+    On PostgreSQL a term that looks like (part of) an email address also finds the customers whose email or name
+    contains it (trigram-indexed; "grace.ki" finds grace.kim@…), matched by id, up to SEARCH_CUSTOMER_IDS_MAX.
+    Other terms are words, which the full-text document already holds for names; looking them up as substrings
+    too would scan the customers' trigram index for every search (a number matches thousands of addresses)."""
     if connection.vendor != "postgresql":
         return _words_match(value)
-    customer_ids = list(
-        Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS_MAX + 1]
-    )
     condition = _document_matches(value)
-    if 0 < len(customer_ids) <= SEARCH_CUSTOMER_IDS_MAX:
-        condition |= Q(customer_id__in=customer_ids)
+    if _looks_like_email(value):
+        customer_ids = list(
+            Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[
+                : SEARCH_CUSTOMER_IDS_MAX + 1
+            ]
+        )
+        if 0 < len(customer_ids) <= SEARCH_CUSTOMER_IDS_MAX:
+            condition |= Q(customer_id__in=customer_ids)
     return condition
 
 
@@ -164,7 +172,10 @@ class ComplaintFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter(field_name="external_id", label="Id in the source system")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    q = django_filters.CharFilter(method="filter_search", label="Search: a reference, or words of the subject, description, notes, customer name or email")
+    q = django_filters.CharFilter(
+        method="filter_search",
+        label="Search: a reference, or words of the subject, description, notes, customer name or email",
+    )
 
     class Meta:
         model = Complaint
