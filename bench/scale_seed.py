@@ -137,7 +137,7 @@ def _notes() -> int:
         "delivery_error": "''",
         "delivered_at": "NULL",
     }
-    source = "FROM tickets_complaint c WHERE hashint4(c.id::int) %% 1000 < %(share)s ORDER BY c.id"
+    source = "FROM tickets_complaint c WHERE abs(hashint4(c.id::int)) %% 1000 < %(share)s ORDER BY c.id"
     params = {
         "openings": NOTE_OPENINGS,
         "n_openings": len(NOTE_OPENINGS),
@@ -242,7 +242,7 @@ def _offers_and_approvals() -> tuple[int, int]:
     source = """
     FROM (SELECT c.*, random() AS r, round((5 + power(random(), 3) * 900)::numeric, 2) AS cost
           FROM tickets_complaint c
-          WHERE hashint4(c.id::int + 7) %% 100 < CASE c.grade WHEN 'ugly' THEN 60 WHEN 'bad' THEN 20 ELSE 5 END) c,
+          WHERE abs(hashint4(c.id::int + 7)) %% 100 < CASE c.grade WHEN 'ugly' THEN 60 WHEN 'bad' THEN 20 ELSE 5 END) c,
          (SELECT array_agg(id ORDER BY id) AS gestures FROM recovery_gesture) g
     ORDER BY c.id
     """
@@ -303,11 +303,11 @@ def _outcomes() -> tuple[int, int]:
         "days": "d.days",
         "ends_at": "o.anchor_at + d.days * interval '1 day'",
         "state": "CASE WHEN o.anchor_at + d.days * interval '1 day' > now() THEN 'pending' "
-        "WHEN hashint4(o.id::int) %% 100 < CASE WHEN o.recovered THEN 45 ELSE 35 END + d.days / 10 THEN 'returned' "
+        "WHEN abs(hashint4(o.id::int)) %% 100 < CASE WHEN o.recovered THEN 45 ELSE 35 END + d.days / 10 THEN 'returned' "
         "ELSE 'not_returned' END",
         "returned_at": "CASE WHEN o.anchor_at + d.days * interval '1 day' <= now() "
-        "AND hashint4(o.id::int) %% 100 < CASE WHEN o.recovered THEN 45 ELSE 35 END + d.days / 10 "
-        "THEN o.anchor_at + interval '1 day' * (hashint4(o.id::int + 1) %% 29 + 1) END",
+        "AND abs(hashint4(o.id::int)) %% 100 < CASE WHEN o.recovered THEN 45 ELSE 35 END + d.days / 10 "
+        "THEN o.anchor_at + interval '1 day' * (abs(hashint4(o.id::int + 1)) %% 29 + 1) END",
         "revenue": "0",
         "settled_at": "CASE WHEN o.anchor_at + d.days * interval '1 day' <= now() "
         "THEN o.anchor_at + d.days * interval '1 day' END",
