@@ -125,3 +125,19 @@ def test_search_document_is_not_rebuilt_by_a_status_change(agent):
         after = cursor.fetchone()[0]
     assert "zeppelin" in before
     assert after == before
+
+
+def test_queue_status_counts_stop_at_the_cap(client, agent, monkeypatch):
+    # given three new complaints and a cap of two
+    from tickets import selectors
+
+    for _ in range(3):
+        ComplaintFactory()
+    monkeypatch.setattr(selectors, "STATUS_COUNT_CAP", 2)
+    client.force_login(agent)
+
+    # when / then: the count stops at the cap and the page says "at least"
+    assert selectors.complaint_open_status_counts(cap=2)["new"] == 2
+    page = client.get("/complaints/").content.decode()
+    assert "New <strong>2+</strong>" in page
+    assert "All open <strong>2+</strong>" in page
