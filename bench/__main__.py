@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 import bench
-from bench.core import Context, SectionFailed, ordered_sections, warn
+from bench.core import Context, SectionFailed, SectionSkipped, ordered_sections, warn
 from bench.stats import format_results, format_table
 
 # Above this share of CPU taken by other processes during a measurement, the run says it was disturbed.
@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             ctx.log(f"— {s.help}")
             try:
                 s.fn(ctx)
+            except SectionSkipped as exc:
+                ctx.record(f"skipped: {exc}", None)
+                ctx.log(f"SKIPPED: {exc}")
             except SectionFailed as exc:
                 failed.append(s.name)
                 ctx.log(f"FAILED: {exc}")

@@ -61,6 +61,10 @@ def ordered_sections() -> list[Section]:
     return sorted(SECTIONS.values(), key=lambda s: (s.order, s.name))
 
 
+class SectionSkipped(Exception):
+    """The section cannot run here (a service or the network is missing); not a failure."""
+
+
 class SectionFailed(Exception):
     """The measurement itself went wrong (errors, wrong answers), as opposed to missing a target."""
 
@@ -116,6 +120,10 @@ class Context:
 
     def fail(self, message: str) -> None:
         raise SectionFailed(message)
+
+    def skip(self, reason: str) -> None:
+        """Stop the section without a verdict: what it needs is not available on this machine."""
+        raise SectionSkipped(reason)
 
     # --- shared resources ---------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ def _die_with_parent() -> None:
 
 
 class Gunicorn:
-    """gunicorn on 127.0.0.1:<free port> running cxrecovery.wsgi with the given environment.
+    """gunicorn on 127.0.0.1:<free port> running cxrecovery.wsgi (or `app` with another `python`) with the given
+    environment; it is ready when every worker is up and /healthz answers 200.
 
     Use as a context manager, or call start()/stop(); stop() is safe to call twice and always
     leaves no process behind (SIGTERM for a graceful stop, SIGKILL after `grace` seconds).
@@ -49,8 +50,14 @@ class Gunicorn:
         worker_class: str = "sync",
         threads: int = 1,
         grace: float = 10.0,
+        python: str = sys.executable,
+        app: str = "cxrecovery.wsgi:application",
+        cwd: Path = BASE_DIR,
     ) -> None:
         self.env = env
+        self.python = python
+        self.app = app
+        self.cwd = cwd
         self.log_path = log_path
         self.workers = workers
         self.worker_class = worker_class
@@ -70,7 +77,7 @@ class Gunicorn:
     def start(self, timeout: float = 30.0) -> Gunicorn:
         self.port = free_port()
         command = [
-            sys.executable, "-m", "gunicorn", "cxrecovery.wsgi:application",
+            self.python, "-m", "gunicorn", self.app,
             "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
             "--worker-class", self.worker_class,
@@ -85,7 +92,7 @@ class Gunicorn:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,
-            cwd=BASE_DIR,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -125,3 +125,34 @@ def test_complaint_payloads_batches_never_collide():
 
     ids = {p.get("external_id") for p in first} - {None}
     assert ids.isdisjoint({p.get("external_id") for p in later})
+
+
+def test_helpdesk_ticket_maps_a_complaint_onto_django_helpdesk_fields():
+    from bench.section_helpdesk import helpdesk_ticket
+
+    payload = complaint_payloads(1, seed=3)[0] | {"severity": 5, "customer": {"email": "a@example.com"}}
+
+    ticket = helpdesk_ticket(payload)
+
+    assert ticket["title"] == payload["subject"]
+    assert ticket["priority"] == 1  # severity 5 is django-helpdesk's "critical"
+    assert ticket["submitter_email"] == "a@example.com"
+    assert set(ticket) <= {"queue", "title", "description", "priority", "submitter_email"}
+
+
+def test_helpdesk_database_defaults_to_dh_bench_on_the_bench_server(monkeypatch):
+    from bench.section_helpdesk import helpdesk_database_url
+
+    monkeypatch.delenv("BENCH_HELPDESK_DATABASE_URL", raising=False)
+    assert helpdesk_database_url("postgres://u@db:5433/cxr_bench") == "postgres://u@db:5433/dh_bench"
+    monkeypatch.setenv("BENCH_HELPDESK_DATABASE_URL", "postgres://x@y/other_bench")
+    assert helpdesk_database_url("postgres://u@db:5433/cxr_bench") == "postgres://x@y/other_bench"
+
+
+def test_scale_template_is_named_after_the_bench_database(monkeypatch):
+    from bench.scale_seed import template_name
+
+    monkeypatch.delenv("BENCH_SCALE_TEMPLATE", raising=False)
+    assert template_name("cxr_bench") == "cxr_bench_2m"
+    monkeypatch.setenv("BENCH_SCALE_TEMPLATE", "cxr_scale_2m")
+    assert template_name("cxr_bench") == "cxr_scale_2m"

@@ -6,15 +6,27 @@ from datetime import UTC, datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from tickets.models import OPEN_STATUSES, Cause, Channel, Complaint, Customer, Grade, Status, Tier, pk_from_reference
+from tickets.models import (
+    OPEN_STATUSES,
+    Cause,
+    Channel,
+    Comment,
+    Complaint,
+    Customer,
+    Grade,
+    Status,
+    Tier,
+    pk_from_reference,
+)
 
-# Above this many matching customers the search joins instead of listing their ids: a term that common finds a
-# page of newest complaints quickly by walking the created_at index.
+# Up to this many customers whose email contains an email-like search term are matched by id; a term matching more
+# is too common to narrow anything down.
 SEARCH_CUSTOMER_IDS_MAX = 500
 
 # Ids are 64-bit on PostgreSQL and SQLite. A larger number in a filter would overflow the driver (a 500 on SQLite)
@@ -84,20 +96,108 @@ def customer_search_q(value: str, prefix: str = "") -> Q:
     return Q(**{f"{prefix}name__icontains": value}) | Q(**{f"{prefix}email__icontains": value.lower()})
 
 
-def complaint_search_q(value: str) -> Q:
-    """Subject, customer name or customer email contains `value` (case-insensitive).
+# The text search configuration of the complaints' search_document (tickets/migrations/0008_scale.py).
+SEARCH_CONFIG = "english"
 
-    The customers are looked up first (one small query, trigram-indexed on PostgreSQL) and matched by id, so the
-    database can combine the subject's trigram index with the complaints-by-customer index instead of joining
-    every complaint to its customer to test the text."""
-    customer_ids = list(
-        Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS_MAX + 1]
+
+def _document_matches(value: str) -> Q:
+    """PostgreSQL: the complaint's full-text document (subject, description, comments, customer name and email)
+    matches `value` as a web search (words stemmed and ANDed, "quoted phrases", -excluded words).
+
+    The document column is maintained by triggers and is not a model field, so lists never fetch it."""
+    from django.contrib.postgres.search import SearchQuery, SearchVectorExact, SearchVectorField
+    from django.db.models.expressions import Col
+
+    document = SearchVectorField()
+    document.set_attributes_from_name("search_document")
+    query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+    return Q(SearchVectorExact(Col(Complaint._meta.db_table, document), query))
+
+
+# A term matching at most this many complaints is answered by their ids. PostgreSQL cannot estimate how rare a
+# word it has no statistics for is (an order number, a surname it did not sample) and guesses 0.5 % of the rows,
+# so it walks the newest-first index hoping to fill a page soon: for a word in one complaint that reads all of
+# them (14 s at 2,000,000). The ids come from the GIN index alone, at most this many rows read.
+SEARCH_RARE_MAX = 1_000
+
+
+def _words_in_statistics(value: str) -> bool:
+    """Whether every word of `value` is among the search documents' most common words in PostgreSQL's statistics,
+    so the planner knows how common it is (one catalog lookup)."""
+    sql = """
+        SELECT coalesce(bool_and(t.lexeme = ANY(coalesce(
+            (SELECT most_common_elems::text::text[] FROM pg_stats
+              WHERE tablename = %s AND attname = 'search_document' LIMIT 1), '{}'))), true)
+        FROM unnest(to_tsvector(%s::regconfig, %s)) AS t
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Complaint._meta.db_table, SEARCH_CONFIG, value])
+        return bool(cursor.fetchone()[0])
+
+
+def _rare_matches(value: str) -> Q | None:
+    """Q(pk__in=<every match>) when `value` matches at most SEARCH_RARE_MAX complaints, else None."""
+    from django.db import transaction
+
+    sql = (
+        f"SELECT id FROM {connection.ops.quote_name(Complaint._meta.db_table)} "
+        f"WHERE search_document @@ websearch_to_tsquery(%s::regconfig, %s) LIMIT %s"
     )
-    if len(customer_ids) > SEARCH_CUSTOMER_IDS_MAX:
-        by_customer = customer_search_q(value, "customer__")
-    else:
-        by_customer = Q(customer_id__in=customer_ids)
-    return Q(subject__icontains=value) | by_customer
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Only this statement, only in this transaction: read the matches through the GIN index (a bitmap scan).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(sql, [SEARCH_CONFIG, value, SEARCH_RARE_MAX + 1])
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        cursor.execute("SET LOCAL enable_indexscan = on")
+    if len(ids) > SEARCH_RARE_MAX:
+        return None
+    return Q(pk__in=ids)
+
+
+def _words_match(value: str) -> Q:
+    """Elsewhere (SQLite): every word appears, case-insensitively, in the subject, the description, a comment or
+    the customer's name or email."""
+    condition = Q()
+    for word in value.split():
+        condition &= (
+            Q(subject__icontains=word)
+            | Q(description__icontains=word)
+            | Q(Exists(Comment.objects.filter(complaint=OuterRef("pk"), body__icontains=word)))
+            | customer_search_q(word, "customer__")
+        )
+    return condition
+
+
+def _looks_like_email(value: str) -> bool:
+    return "@" in value or ("." in value and " " not in value.strip())
+
+
+def complaint_search_q(value: str) -> Q:
+    """Complaints whose subject, description, comments (notes and replies), customer name or customer email
+    match `value`: full-text on PostgreSQL (GIN-indexed), every word as a substring elsewhere.
+
+    On PostgreSQL a term that looks like (part of) an email address also finds the customers whose email or name
+    contains it (trigram-indexed; "grace.ki" finds grace.kim@…), matched by id, up to SEARCH_CUSTOMER_IDS_MAX.
+    Other terms are words, which the full-text document already holds for names; looking them up as substrings
+    too would scan the customers' trigram index for every search (a number matches thousands of addresses)."""
+    if connection.vendor != "postgresql":
+        return _words_match(value)
+    # Only a word the planner has no statistics for may be rare: a common word must not pay for reading every
+    # match through the GIN index first (a bitmap scan cannot stop early).
+    condition = None if _words_in_statistics(value) else _rare_matches(value)
+    if condition is None:
+        condition = _document_matches(value)
+    if _looks_like_email(value):
+        customer_ids = list(
+            Customer.objects.filter(customer_search_q(value)).values_list("pk", flat=True)[
+                : SEARCH_CUSTOMER_IDS_MAX + 1
+            ]
+        )
+        if 0 < len(customer_ids) <= SEARCH_CUSTOMER_IDS_MAX:
+            condition |= Q(customer_id__in=customer_ids)
+    return condition
 
 
 class ComplaintFilter(django_filters.FilterSet):
@@ -118,7 +218,10 @@ class ComplaintFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter(field_name="external_id", label="Id in the source system")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    q = django_filters.CharFilter(method="filter_search", label="Search reference, customer, subject")
+    q = django_filters.CharFilter(
+        method="filter_search",
+        label="Search: a reference, or words of the subject, description, notes, customer name or email",
+    )
 
     class Meta:
         model = Complaint

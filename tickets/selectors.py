@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -371,15 +372,23 @@ def complaint_queue_page(
     )
 
 
-def complaint_open_status_counts() -> dict[str, int]:
-    """How many open complaints are in each open status: one GROUP BY over the status index."""
-    rows = (
-        Complaint.objects.filter(status__in=OPEN_STATUSES)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
+# The queue counts open complaints per status up to this many; beyond it the page says "10000+". A busy desk
+# with years of history has tens of thousands open, and counting them all cost over a second at 2,000,000.
+STATUS_COUNT_CAP = 10_000
+
+
+def complaint_open_status_counts(*, cap: int | None = None) -> dict[str, int]:
+    """How many open complaints are in each open status, each counted up to `cap` (a count equal to `cap` means
+    "at least"): one query reading at most `cap` entries of the status index per status."""
+    cap = STATUS_COUNT_CAP if cap is None else cap
+    table = connection.ops.quote_name(Complaint._meta.db_table)
+    capped = f"SELECT %s, (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE status = %s LIMIT %s) AS s)"
+    params: list[Any] = []
+    for status in OPEN_STATUSES:
+        params += [str(status), str(status), cap]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([capped] * len(OPEN_STATUSES)), params)
+        rows = cursor.fetchall()
     counts = {status: 0 for status in OPEN_STATUSES}
     counts.update(dict(rows))
     return counts

@@ -95,6 +95,11 @@ def _sort_headers(request: HttpRequest, sort: str) -> list[dict[str, Any]]:
     return headers
 
 
+def _capped(count: int, *, capped: bool | None = None) -> str | int:
+    """A count as the queue shows it: "10000+" when counting stopped at the cap."""
+    return f"{count}+" if (count >= selectors.STATUS_COUNT_CAP if capped is None else capped) else count
+
+
 def _queue_params(request: HttpRequest) -> tuple[QueryDict, str]:
     """The queue's effective filters and its preset view.
 
@@ -142,10 +147,10 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "filter_form": QueueFilterForm(request.GET or None, staff=staff),
         "filter_errors": page.filterset.errors,
         "status_counts": [
-            {"status": status, "label": Status(status).label, "count": counts[status], "current": status_filter == status}
+            {"status": status, "label": Status(status).label, "count": _capped(counts[status]), "current": status_filter == status}
             for status in OPEN_STATUSES
         ],
-        "open_total": sum(counts.values()),
+        "open_total": _capped(sum(counts.values()), capped=any(n >= selectors.STATUS_COUNT_CAP for n in counts.values())),
         "all_open_current": not status_filter,
         "filtered": any(request.GET.get(name) for name in [*ComplaintFilter.base_filters, "sort"]),
         "more_filters_active": sum(1 for name in MORE_FILTERS if request.GET.get(name)),
