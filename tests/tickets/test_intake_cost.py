@@ -108,10 +108,13 @@ def test_intake_refuses_a_complaint_the_database_refuses_even_when_or_ignore_wou
 
 
 @pytest.mark.django_db
-def test_api_key_is_not_cached_without_a_shared_cache(key_client, settings):
-    settings.API_KEY_CACHE_SECONDS = None  # decide from the backend: the per-process memory cache is not shared
+def test_api_key_is_cached_only_in_a_cache_every_process_shares(key_client, settings):
+    settings.API_KEY_CACHE_SECONDS = None  # decide from the backend
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}}
+    assert apikeys.cache_seconds() == 0  # per-process memory: a revocation elsewhere would not reach it
 
-    assert apikeys.cache_seconds() == 0
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
+    assert apikeys.cache_seconds() == 30
 
 
 @pytest.mark.django_db
