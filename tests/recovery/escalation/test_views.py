@@ -343,7 +343,7 @@ def test_backtest_runs_and_shows_the_comparison(request, django_capture_on_commi
     detail = client.get(response["Location"]).content.decode()
     assert 'id="backtest-result"' in detail
     assert "2</strong> would end at a different tier" in detail
-    assert "hx-trigger" not in detail  # finished: no more polling
+    assert "hx-trigger=\"every 2s\"" not in detail  # finished: the backtest no longer polls
 
 
 def test_backtest_page_polls_while_running(request):
