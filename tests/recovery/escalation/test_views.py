@@ -343,7 +343,7 @@ def test_backtest_runs_and_shows_the_comparison(request, django_capture_on_commi
     detail = client.get(response["Location"]).content.decode()
     assert 'id="backtest-result"' in detail
     assert "2</strong> would end at a different tier" in detail
-    assert "hx-trigger" not in detail  # finished: no more polling
+    assert 'hx-trigger="every 2s"' not in detail  # finished: no more polling (the header's notice count still refreshes)
 
 
 def test_backtest_page_polls_while_running(request):
@@ -496,3 +496,28 @@ def test_admin_lists_assessments_and_escalations_read_only(admin_client_for_rule
     assert client.get("/admin/recovery/assessment/").status_code == 200
     assert client.get(f"/admin/recovery/escalation/{escalation.pk}/change/").status_code == 200
     assert client.get("/admin/recovery/escalation/add/").status_code == 403
+
+
+# --- accessibility of the scrolling tables (axe: scrollable-region-focusable, empty-table-header) --------------
+
+
+def test_rule_pages_scrolling_tables_are_focusable_labelled_regions(request):
+    rule = EscalationRule.objects.order_by("pk").first()
+    client = browser(request, "senior")
+
+    for url in ("/rules/", f"/rules/{rule.pk}/", "/rules/backtests/"):
+        html = client.get(url).content.decode()
+        assert 'class="table-wrap">' not in html, url
+    assert 'aria-label="Fields a rule can test"' in client.get(f"/rules/{rule.pk}/").content.decode()
+
+
+def test_backtest_result_has_no_empty_header_cell(request, django_capture_on_commit_callbacks):
+    ComplaintFactory(severity=4)
+    client = browser(request, "senior")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/rules/backtests/", {"days": "7", "rules": json.dumps([])})
+
+    detail = client.get(response["Location"]).content.decode()
+
+    assert 'id="backtest-result"' in detail
+    assert "<th></th>" not in detail and 'role="region" aria-label="Backtest result by day and tier"' in detail

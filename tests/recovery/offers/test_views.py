@@ -315,3 +315,14 @@ def test_inbox_shows_where_a_moved_up_request_waited_before(client, agent, lead,
 
     assert f"approval-{moved.pk}" in html
     assert "Earlier: Team lead — moved to a higher tier" in html
+
+
+def test_inbox_gives_each_request_a_heading_below_the_page_title(client, agent, executive):
+    approval = _waiting(agent, cost="5000.00")
+
+    html = signed_in(client, executive).get("/approvals/").content.decode()
+
+    # axe heading-order: h1 → h2 (one per request) → h3 (its sections), no level skipped
+    item = html[html.index(f'id="approval-{approval.pk}"'):]
+    assert item.index("<h2 ") < item.index("<h3>")
+    assert f"{approval.offer.complaint.reference}: {approval.offer.gesture.title}</h2>" in html
