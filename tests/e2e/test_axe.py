@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.e2e]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 ROLES = ["agent", "lead", "manager", "executive"]
 WIDTHS = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
-RECOVERY_XFAIL = pytest.mark.xfail(reason="recovery pages fixed after the regroup", strict=False)
 
 # (name, path template, xfail mark or None). {ref}, {customer}, {rule}, {backtest}, {macro} are filled in.
 PAGES = [
