@@ -402,6 +402,15 @@ except ValueError as exc:
 if not 0 <= RECOVERY_EQUIPOISE_POINTS <= 50:
     raise ImproperlyConfigured("RECOVERY_EQUIPOISE_POINTS must be between 0 and 50 score points.")
 
+# Escalation (docs/configuration.md): the rules page and backtests warn when the rules take more than this share
+# of complaints to an executive. If everything escalates, nothing does.
+try:
+    ESCALATION_EXECUTIVE_SHARE_WARNING = float(os.environ.get("ESCALATION_EXECUTIVE_SHARE_WARNING") or "0.10")
+except ValueError as exc:
+    raise ImproperlyConfigured("ESCALATION_EXECUTIVE_SHARE_WARNING must be a share between 0 and 1, e.g. 0.10.") from exc
+if not 0 < ESCALATION_EXECUTIVE_SHARE_WARNING <= 1:
+    raise ImproperlyConfigured("ESCALATION_EXECUTIVE_SHARE_WARNING must be a share above 0 and at most 1, e.g. 0.10.")
+
 # Approvals (docs/playbook-and-approvals.md): a request not decided within REMIND hours reminds its
 # approvers once; one not decided within ESCALATE hours moves one tier up.
 try:

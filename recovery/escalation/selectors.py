@@ -528,3 +528,32 @@ def rule_summary(rule: EscalationRule) -> str:
     extra = " (once per complaint)" if spec.time_based else ""
     stop = "; then stop" if spec.stop_processing else ""
     return f"When {when}: {then}{extra}{stop}"
+
+
+@dataclass(frozen=True)
+class EscalationShares:
+    """How much of the recent intake the rules escalated: per rule, and to the executive tier."""
+
+    days: int
+    complaints: int
+    by_rule: dict[int, int]  # rule id -> complaints it escalated
+    executive: int  # complaints it took to an executive
+
+    def share(self, count: int) -> float | None:
+        return count / self.complaints if self.complaints else None
+
+
+def escalation_shares(*, now: datetime, days: int = 30) -> EscalationShares:
+    """Complaints logged in the last `days` and, of them, how many each rule escalated and how many reached an
+    executive. Three aggregate queries, whatever the volume."""
+    since = now - timedelta(days=days)
+    recent = Escalation.objects.filter(complaint__created_at__gte=since)
+    by_rule = dict(
+        recent.filter(rule__isnull=False).values_list("rule_id").annotate(n=Count("complaint_id", distinct=True))
+    )
+    return EscalationShares(
+        days=days,
+        complaints=Complaint.objects.filter(created_at__gte=since).count(),
+        by_rule=by_rule,
+        executive=recent.filter(tier="executive").values("complaint_id").distinct().count(),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -108,6 +109,41 @@ def _escalation_action(service: Callable, done: str) -> Callable:
 
 
 acknowledge = _escalation_action(services.escalation_acknowledge, "acknowledged")
+
+BULK_LIMIT = 200
+
+
+@role_required(Role.LEAD)
+@require_POST
+def acknowledge_bulk(request: HttpRequest) -> HttpResponse:
+    """Acknowledge every ticked escalation, each through the same service (and its tier check) as the single
+    button; what was refused is reported one line each, and the others still go through."""
+    try:
+        ids = sorted({int(value) for value in request.POST.getlist("escalation")})
+    except ValueError:
+        return HttpResponse("Each escalation must be given by its number.", status=400, content_type="text/plain")
+    if not ids:
+        messages.error(request, "Tick at least one escalation to acknowledge.")
+        return _inbox_back(request)
+    if len(ids) > BULK_LIMIT:
+        return HttpResponse(f"At most {BULK_LIMIT} escalations at once.", status=400, content_type="text/plain")
+    note = request.POST.get("note", "")[:2000]
+    actor = ActorRef.from_request(request)
+    done, refused = [], []
+    for pk in ids:
+        try:
+            escalation = services.escalation_acknowledge(escalation_id=pk, actor=actor, note=note)
+        except DomainError as exc:
+            refused.append(f"#{pk}: {exc.message}")
+        else:
+            done.append(escalation.complaint.reference)
+    if done:
+        messages.success(request, f"Acknowledged {len(done)}: {', '.join(done)}.")
+    for line in refused:
+        messages.error(request, f"Not acknowledged {line}")
+    return _inbox_back(request)
+
+
 take_over = _escalation_action(services.escalation_take_over, "taken over and assigned to you")
 deescalate = _escalation_action(services.escalation_deescalate, "de-escalated")
 
@@ -118,9 +154,23 @@ deescalate = _escalation_action(services.escalation_deescalate, "de-escalated")
 @role_required(Role.AGENT)
 def rules(request: HttpRequest) -> HttpResponse:
     rows = list(selectors.rule_list())
+    shares = selectors.escalation_shares(now=timezone.now())
     for rule in rows:
         rule.summary = selectors.rule_summary(rule)
-    return _render(request, "recovery/escalation_rules.html", {"rules": rows, "can_edit": _can_edit_rules(request)})
+        rule.escalated = shares.by_rule.get(rule.pk, 0)
+        rule.share = shares.share(rule.escalated)
+    return _render(
+        request,
+        "recovery/escalation_rules.html",
+        {"rules": rows, "can_edit": _can_edit_rules(request), "shares": shares, **_executive_warning(shares.executive, shares.complaints)},
+    )
+
+
+def _executive_warning(executive: int, complaints: int) -> dict[str, Any]:
+    """The share of complaints taken to an executive, and whether it is over ESCALATION_EXECUTIVE_SHARE_WARNING."""
+    limit = settings.ESCALATION_EXECUTIVE_SHARE_WARNING
+    share = executive / complaints if complaints else None
+    return {"executive_share": share, "executive_limit": limit, "executive_too_many": share is not None and share > limit}
 
 
 # How the rule builder words each operator; rules store the codes.
@@ -219,7 +269,30 @@ def _backtest_with(form: RuleForm, rule: EscalationRule | None, request: HttpReq
     if rule is None:
         candidate.append(edited)
     run = services.backtest_start(days=30, candidate_rules=candidate, actor=ActorRef.from_request(request))
+    # The edit is not saved; keep it in the session so the backtest page can lead back to it unchanged.
+    drafts = request.session.get(DRAFTS_KEY, {})
+    drafts[str(run.pk)] = {"rule": rule.pk if rule is not None else None, "data": form.spec_data}
+    request.session[DRAFTS_KEY] = dict(list(drafts.items())[-10:])
     return redirect("recovery:backtest_detail", pk=run.pk)
+
+
+DRAFTS_KEY = "rule_drafts"
+
+
+def _draft(request: HttpRequest, rule: EscalationRule | None) -> dict[str, Any] | None:
+    """The unsaved edit a backtest was run with (?draft=<run id>), if it belongs to this rule (or a new one)."""
+    draft = request.session.get(DRAFTS_KEY, {}).get(request.GET.get("draft", ""))
+    if draft is None or draft["rule"] != (rule.pk if rule is not None else None):
+        return None
+    return draft["data"]
+
+
+def _draft_link(request: HttpRequest, run_id: int) -> str | None:
+    draft = request.session.get(DRAFTS_KEY, {}).get(str(run_id))
+    if draft is None:
+        return None
+    base = reverse("recovery:rule_edit", args=[draft["rule"]]) if draft["rule"] else reverse("recovery:rule_create")
+    return f"{base}?draft={run_id}"
 
 
 @role_required(Role.MANAGER)
@@ -232,6 +305,8 @@ def rule_create(request: HttpRequest) -> HttpResponse:
             rule = services.rule_create(data=form.rule_data(), actor=ActorRef.from_request(request))
             messages.success(request, f"Rule “{rule.name}” saved. Open complaints are being re-assessed.")
             return redirect("recovery:rules")
+    elif (draft := _draft(request, None)) is not None:
+        form = RuleForm(initial=RuleForm.initial_from(draft))
     else:
         last = EscalationRule.objects.order_by("-order").values_list("order", flat=True).first() or 0
         form = RuleForm(
@@ -262,7 +337,10 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("recovery:rules")
     else:
-        form = RuleForm(initial=RuleForm.initial_from(selectors.rule_as_dict(rule)), rule_id=rule.pk)
+        draft = _draft(request, rule)
+        form = RuleForm(initial=RuleForm.initial_from(draft or selectors.rule_as_dict(rule)), rule_id=rule.pk)
+        if draft is not None:
+            messages.info(request, "Your unsaved edit, as it was backtested. Save it to apply it.")
     return _rule_page(request, form, rule)
 
 
@@ -374,6 +452,7 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "finished": finished,
         "waiting_long": selectors.backtest_waiting_for_worker(run, now=timezone.now()),
         "candidate_json": pretty(run.candidate_rules),
+        "draft_link": _draft_link(request, run.pk),
     }
     if run.status == "done":
         context.update(_backtest_table(run.result))
@@ -406,7 +485,16 @@ def _backtest_table(result: dict[str, Any]) -> dict[str, Any]:
             {"date": day["date"], "current": current, "candidate": candidate, "delta": sum(candidate) - sum(current)}
         )
     totals = result.get("totals", {})
+    complaints = result.get("complaints", 0)
+    by_rule = [
+        {**r, "share": r["complaints"] / complaints if complaints else None} for r in result.get("candidate_by_rule", [])
+    ]
+    executive = {label: totals.get(label, {}).get("executive", 0) for label in ("current", "candidate")}
+    warning = _executive_warning(executive["candidate"], complaints)
     return {
+        **warning,
+        "by_rule": by_rule,
+        "executive_current_share": executive["current"] / complaints if complaints else None,
         "tiers": [Tier(t).label for t in tiers],
         "rows": rows,
         "total_current": [totals.get("current", {}).get(t, 0) for t in tiers],
@@ -418,6 +506,7 @@ def _backtest_table(result: dict[str, Any]) -> dict[str, Any]:
 urlpatterns = [
     path("escalations/", inbox, name="escalations"),
     path("escalations/<int:pk>/acknowledge/", acknowledge, name="escalation_acknowledge"),
+    path("escalations/acknowledge/", acknowledge_bulk, name="escalation_acknowledge_bulk"),
     path("escalations/<int:pk>/take-over/", take_over, name="escalation_take_over"),
     path("escalations/<int:pk>/deescalate/", deescalate, name="escalation_deescalate"),
     path("rules/", rules, name="rules"),

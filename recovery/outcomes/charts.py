@@ -144,7 +144,12 @@ def gesture_chart(gestures: Sequence[Mapping[str, Any]], *, width: int = 640, ro
     left, right, top = 214, 96, 8
     gestures = sorted(
         gestures,
-        key=lambda g: (g["offered"]["customers"] < MIN_N, -(g["offered"]["rate"] or 0), -g["offered"]["customers"]),
+        key=lambda g: (
+            g["offered"]["customers"] < MIN_N,
+            -(g["offered"]["low"] if g["offered"]["rate"] is not None else -1),
+            -(g["offered"]["rate"] or 0),
+            -g["offered"]["customers"],
+        ),
     )
     plot_w = width - left - right
     rows = []

@@ -193,8 +193,15 @@ def ipw_rate(rows: Iterable[tuple[float, bool]]) -> dict[str, Any]:
 
 
 def sort_cells(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Well-measured cells first, best rate first; cells with too few customers after them, whatever their rate."""
-    return sorted(rows, key=lambda r: (r[key]["thin"], -(r[key]["rate"] or 0), -r[key]["customers"], str(r["key"])))
+    """Well-measured cells first; within each group by the lower end of the 95% interval, so 1 of 1 (100%, but an
+    interval reaching far down) never outranks 40 of 50; cells with too few customers after them, whatever their rate."""
+    return sorted(
+        rows,
+        key=lambda r: (
+            r[key]["thin"], -(r[key]["low"] if r[key]["rate"] is not None else -1), -(r[key]["rate"] or 0),
+            -r[key]["customers"], str(r["key"]),
+        ),
+    )
 
 
 def month_key(value: datetime | date | None) -> str:

@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.e2e]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 ROLES = ["agent", "lead", "manager", "executive"]
 WIDTHS = [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
-RECOVERY_XFAIL = pytest.mark.xfail(reason="recovery pages fixed after the regroup", strict=False)
 
 # (name, path template, xfail mark or None). {ref}, {customer}, {rule}, {backtest}, {macro} are filled in.
 PAGES = [
@@ -37,14 +36,14 @@ PAGES = [
     ("notices", "/notices/", None),
     ("escalations", "/escalations/", None),
     ("rules", "/rules/", None),
-    ("rule-edit", "/rules/{rule}/", RECOVERY_XFAIL),
+    ("rule-edit", "/rules/{rule}/", None),
     ("grading", "/rules/grading/", None),
     ("backtests", "/rules/backtests/", None),
     ("backtest", "/rules/backtests/{backtest}/", None),
     ("playbook", "/playbook/", None),
     ("approvals", "/approvals/", None),
-    ("spend", "/spend/", RECOVERY_XFAIL),
-    ("dashboard", "/dashboard/", RECOVERY_XFAIL),
+    ("spend", "/spend/", None),
+    ("dashboard", "/dashboard/", None),
     ("integrations", "/integrations/", None),
     ("webhooks", "/webhooks/", None),
 ]

@@ -139,7 +139,11 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     ):
         history[customer_id].append(created)
 
-    empty = {t: 0 for t in TIERS[1:]}
+    # Every tier, frontline too: what stays at the front line is the share the rules leave alone.
+    empty = {t: 0 for t in TIERS}
+    # Keyed by (id, name): a candidate rule typed into the backtest form has no id yet.
+    escalating = {(rule.id, rule.name): rule.name for rule in candidate if rule.active and _escalates(rule)}
+    by_rule = dict.fromkeys(escalating, 0)
     days: dict[str, dict[str, dict[str, int]]] = {}
     totals = {"current": dict(empty), "candidate": dict(empty)}
     changed: list[dict[str, Any]] = []
@@ -147,14 +151,16 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     for done, complaint in enumerate(complaints.order_by("created_at", "id").iterator(chunk_size=BACKTEST_CHUNK), start=1):
         times = history[complaint.customer_id]
         repeat = bisect_left(times, complaint.created_at) - bisect_left(times, complaint.created_at - sel.REPEAT_WINDOW)
-        outcome = {label: _replay(complaint, rules, config, repeat, now) for label, rules in
+        replays = {label: _replay(complaint, rules, config, repeat, now) for label, rules in
                    (("current", current), ("candidate", candidate))}
+        outcome = {label: tier for label, (tier, _) in replays.items()}
+        for rule_id in replays["candidate"][1] & escalating.keys():
+            by_rule[rule_id] += 1
         day = timezone.localdate(complaint.created_at).isoformat()
         row = days.setdefault(day, {"current": dict(empty), "candidate": dict(empty)})
         for label, tier in outcome.items():
-            if tier != Tier.FRONTLINE:
-                row[label][tier] += 1
-                totals[label][tier] += 1
+            row[label][tier] += 1
+            totals[label][tier] += 1
         if outcome["current"] != outcome["candidate"]:
             changed_count += 1
             if len(changed) < 50:
@@ -165,7 +171,9 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
         "from": timezone.localdate(start).isoformat(),
         "to": timezone.localdate(now).isoformat(),
         "complaints": total,
-        "tiers": list(TIERS[1:]),
+        "tiers": list(TIERS),
+        "candidate_by_rule": [{"id": key[0], "name": name, "complaints": by_rule[key]}
+                              for key, name in escalating.items()],
         "days": [{"date": d, **days[d]} for d in sorted(days)],
         "totals": totals,
         "changed_count": changed_count,
@@ -175,9 +183,16 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     }
 
 
-def _replay(complaint: Complaint, rules: Sequence[RuleSpec], config: GradingConfig, repeat: int, now: datetime) -> str:
-    """The tier the rules would have taken this complaint to: when it was logged, and just before its first
-    response (or now if it never got one), with the deadlines the first evaluation set. Pure."""
+def _escalates(rule: RuleSpec) -> bool:
+    return any(action.type in ("escalate", "escalate_one_tier") for action in rule.actions)
+
+
+def _replay(
+    complaint: Complaint, rules: Sequence[RuleSpec], config: GradingConfig, repeat: int, now: datetime
+) -> tuple[str, set[tuple[int | None, str]]]:
+    """The tier the rules would have taken this complaint to, and the ids of the rules that matched: when it was
+    logged, and just before its first response (or now if it never got one), with the deadlines the first
+    evaluation set. Pure."""
     tags = frozenset(complaint.tags or [])
 
     def facts_at(hours: float, tier: str, extra_tags: Iterable[str], response_h: float | None, resolution_h: float | None) -> ComplaintFacts:
@@ -193,13 +208,17 @@ def _replay(complaint: Complaint, rules: Sequence[RuleSpec], config: GradingConf
             resolution_overdue=resolution_h is not None and hours > resolution_h,
         )
 
-    first = evaluate(rules, facts_at(0.0, Tier.FRONTLINE, (), None, None)).decision
+    first_run = evaluate(rules, facts_at(0.0, Tier.FRONTLINE, (), None, None))
+    first = first_run.decision
+    matched = {(t.rule_id, t.name) for t in first_run.matched}
     hours = sel.hours_unanswered(complaint, None, now)
     if hours <= 0:
-        return first.target_tier
-    later = evaluate(
+        return first.target_tier, matched
+    later_run = evaluate(
         rules,
         facts_at(hours, first.target_tier, first.tags, first.response_deadline_hours, first.resolution_deadline_hours),
         first.fired_time_rules,
-    ).decision
-    return TIERS[max(TIERS.index(first.target_tier), TIERS.index(later.target_tier))]
+    )
+    matched |= {(t.rule_id, t.name) for t in later_run.matched}
+    later = later_run.decision
+    return TIERS[max(TIERS.index(first.target_tier), TIERS.index(later.target_tier))], matched

@@ -134,6 +134,10 @@ def offer_create(
     spec: GestureSpec = view.specs.get(gesture.code) or selectors.gesture_spec(gesture)
     cost = _offer_cost(spec, complaint, gesture, cost)
     suggested, rank, score, reasons = _suggestion_facts(view, complaint, gesture, now)
+    if suggested and not note:
+        # A suggested gesture sent without a note carries the playbook's script, so the approver and the
+        # timeline read what the agent was meant to say.
+        note = clean_note(view.scripts.get(gesture.code, ""))
     route = approval_route(
         cost=cost,
         offerer_tier=offerer_tier,

@@ -49,9 +49,11 @@ def test_backtest_counts_tiers_per_day_for_current_and_candidate_rules(senior):
     result = run.result
     assert result["complaints"] == 3
     day = next(d for d in result["days"] if d["date"] == timezone.localdate(ugly.created_at).isoformat())
-    assert day["current"] == {"lead": 1, "manager": 0, "executive": 1}
-    assert day["candidate"] == {"lead": 0, "manager": 2, "executive": 0}
+    assert day["current"] == {"frontline": 0, "lead": 1, "manager": 0, "executive": 1}
+    assert day["candidate"] == {"frontline": 0, "lead": 0, "manager": 2, "executive": 0}
     assert result["totals"]["candidate"]["manager"] == 2
+    assert result["totals"]["current"]["frontline"] == 1  # the good one stays at the front line
+    assert [(r["name"], r["complaints"]) for r in result["candidate_by_rule"]] == [(TO_MANAGER[0]["name"], 2)]
     assert result["changed_count"] == 2
     assert {c["reference"]: (c["current"], c["candidate"]) for c in result["changed"]} == {
         ugly.reference: ("executive", "manager"), bad.reference: ("lead", "manager"),

@@ -343,7 +343,7 @@ def test_backtest_runs_and_shows_the_comparison(request, django_capture_on_commi
     detail = client.get(response["Location"]).content.decode()
     assert 'id="backtest-result"' in detail
     assert "2</strong> would end at a different tier" in detail
-    assert "hx-trigger=\"every 2s\"" not in detail  # finished: the backtest no longer polls
+    assert 'hx-trigger="every 2s"' not in detail  # finished: no more polling (the header's notice count still refreshes)
 
 
 def test_backtest_page_polls_while_running(request):
@@ -496,3 +496,124 @@ def test_admin_lists_assessments_and_escalations_read_only(admin_client_for_rule
     assert client.get("/admin/recovery/assessment/").status_code == 200
     assert client.get(f"/admin/recovery/escalation/{escalation.pk}/change/").status_code == 200
     assert client.get("/admin/recovery/escalation/add/").status_code == 403
+
+
+# --- accessibility of the scrolling tables (axe: scrollable-region-focusable, empty-table-header) --------------
+
+
+def test_rule_pages_scrolling_tables_are_focusable_labelled_regions(request):
+    rule = EscalationRule.objects.order_by("pk").first()
+    client = browser(request, "senior")
+
+    for url in ("/rules/", f"/rules/{rule.pk}/", "/rules/backtests/"):
+        html = client.get(url).content.decode()
+        assert 'class="table-wrap">' not in html, url
+    assert 'aria-label="Fields a rule can test"' in client.get(f"/rules/{rule.pk}/").content.decode()
+
+
+def test_backtest_result_has_no_empty_header_cell(request, django_capture_on_commit_callbacks):
+    ComplaintFactory(severity=4)
+    client = browser(request, "senior")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/rules/backtests/", {"days": "7", "rules": json.dumps([])})
+
+    detail = client.get(response["Location"]).content.decode()
+
+    assert 'id="backtest-result"' in detail
+    assert "<th></th>" not in detail and 'role="region" aria-label="Backtest result by day and tier"' in detail
+
+
+# --- bulk acknowledge, escalation shares, backtest drafts ---------------------------------------
+
+
+def test_bulk_acknowledge_acknowledges_the_ticked_and_reports_each_refusal(request, senior):
+    # given two escalations a manager may acknowledge and one at the executive tier, above the manager
+    mine = [bad(), bad()]
+    Escalation.objects.filter(pk__in=[e.pk for e in mine]).update(tier="manager")
+    above = ugly()
+    client = browser(request, "senior")
+    page = client.get(INBOX).content.decode()
+    assert 'id="bulk-ack"' in page and 'form="bulk-ack"' in page
+
+    # when
+    response = client.post(
+        reverse("recovery:escalation_acknowledge_bulk"),
+        {"escalation": [mine[0].pk, mine[1].pk, above.pk], "note": "On it", "next": INBOX},
+        follow=True,
+    )
+
+    # then the two are acknowledged with the note, the executive one stays open and its refusal is shown
+    html = response.content.decode()
+    assert [Escalation.objects.get(pk=e.pk).status for e in mine] == ["acknowledged", "acknowledged"]
+    assert Escalation.objects.get(pk=mine[0].pk).note == "On it"
+    assert Escalation.objects.get(pk=above.pk).status == "open"
+    assert "Acknowledged 2:" in html and f"Not acknowledged #{above.pk}:" in html
+
+
+def test_bulk_acknowledge_refuses_malformed_and_unauthorised_requests(request):
+    escalation = ugly()
+    url = reverse("recovery:escalation_acknowledge_bulk")
+
+    assert browser(request, "agent").post(url, {"escalation": [escalation.pk]}).status_code == 403
+    assert browser(request, "executive").post(url, {"escalation": ["x"]}).status_code == 400
+    assert browser(request, "executive").get(url).status_code == 405
+    nothing = browser(request, "executive").post(url, {}, follow=True).content.decode()
+    assert "Tick at least one escalation" in nothing
+    assert Escalation.objects.get(pk=escalation.pk).status == "open"
+
+
+def test_rules_page_shows_each_rules_share_and_warns_when_executives_get_too_many(request, settings):
+    settings.ESCALATION_EXECUTIVE_SHARE_WARNING = 0.10
+    ugly()  # one of two complaints to an executive: 50%
+    ComplaintFactory(severity=1)
+    client = browser(request, "agent")
+
+    html = client.get("/rules/").content.decode()
+
+    rule = Escalation.objects.get(tier="executive").rule
+    assert f'id="rule-{rule.pk}"' in html
+    row = html[html.index(f'id="rule-{rule.pk}"'):]
+    assert '<td class="num" data-share="1">1 <span class="muted small">(50%)</span>' in row[: row.index("</tr>")]
+    assert 'id="executive-share-warning"' in html and "50% of complaints to an executive" in html
+
+    settings.ESCALATION_EXECUTIVE_SHARE_WARNING = 0.6
+    assert 'id="executive-share-warning"' not in client.get("/rules/").content.decode()
+
+
+def test_backtest_shows_frontline_shares_per_rule_and_the_executive_warning(request, django_capture_on_commit_callbacks, settings):
+    settings.ESCALATION_EXECUTIVE_SHARE_WARNING = 0.10
+    ComplaintFactory(says_wont_return=True)
+    ComplaintFactory(severity=1)
+    client = browser(request, "senior")
+    candidate = [{"name": "Everything to an executive", "conditions": [{"field": "severity", "operator": "gte", "value": 1}],
+                  "actions": [{"type": "escalate", "value": "executive"}]}]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/rules/backtests/", {"days": "7", "rules": json.dumps(candidate)})
+    detail = client.get(response["Location"]).content.decode()
+
+    run = BacktestRun.objects.get()
+    assert run.result["totals"]["current"]["frontline"] == 1  # the mild one stays at the front line today
+    assert run.result["totals"]["candidate"]["frontline"] == 0
+    assert '<th class="num">Frontline agent</th>' in detail
+    assert 'id="backtest-rules"' in detail and "<td>Everything to an executive</td><td class=\"num\">2</td><td class=\"num\">100%</td>" in detail
+    assert "would take 100% of these complaints to an executive (the current rules: 50%)" in detail
+
+
+def test_backtesting_a_rule_edit_keeps_the_edit_to_come_back_to(request, django_capture_on_commit_callbacks):
+    rule = EscalationRule.objects.get(order=20)
+    client = browser(request, "senior")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/rules/{rule.pk}/", {**rule_form(name="Changed name", order="20", active=""), "backtest": "1"})
+    run = BacktestRun.objects.get()
+    detail = client.get(response["Location"]).content.decode()
+
+    assert f'href="/rules/{rule.pk}/?draft={run.pk}" id="back-to-draft"' in detail
+    page = client.get(f"/rules/{rule.pk}/?draft={run.pk}").content.decode()
+    assert 'value="Changed name"' in page and "Your unsaved edit" in page
+    rule.refresh_from_db()
+    assert rule.name == "Bad experience goes to a team lead"
+    # another person's session (or an unknown draft) gets the saved rule
+    other = browser(request, "executive").get(f"/rules/{rule.pk}/?draft={run.pk}").content.decode()
+    assert 'value="Changed name"' not in other

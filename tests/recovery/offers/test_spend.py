@@ -204,3 +204,13 @@ def test_withdrawn_offers_are_not_spent_and_are_counted_apart(agent):
     assert [(r["approved_tier"], r["approved"], r["committed_cost"]) for r in breakdown["by_tier"]] == [
         ("frontline", 1, D("0.00"))
     ]
+
+
+def test_spend_tables_scroll_in_focusable_labelled_regions(spend_book, client, senior):
+    client.force_login(senior)
+
+    html = client.get("/spend/").content.decode()
+
+    for label in ("Spend in the last twelve months", "Spend by cause this month", "Spend by gesture this month"):
+        assert f'<div class="off-wrap" tabindex="0" role="region" aria-label="{label}">' in html
+    assert '<div class="off-wrap">' not in html

@@ -4,6 +4,7 @@ count), the complaint page's panel and its POST actions."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -315,3 +316,79 @@ def test_inbox_shows_where_a_moved_up_request_waited_before(client, agent, lead,
 
     assert f"approval-{moved.pk}" in html
     assert "Earlier: Team lead — moved to a higher tier" in html
+
+
+def test_inbox_gives_each_request_a_heading_below_the_page_title(client, agent, executive):
+    approval = _waiting(agent, cost="5000.00")
+
+    html = signed_in(client, executive).get("/approvals/").content.decode()
+
+    # axe heading-order: h1 → h2 (one per request) → h3 (its sections), no level skipped
+    item = html[html.index(f'id="approval-{approval.pk}"'):]
+    assert item.index("<h2 ") < item.index("<h3>")
+    assert f"{approval.offer.complaint.reference}: {approval.offer.gesture.title}</h2>" in html
+
+
+# --- offers vs the agent's own limit ----------------------------------------------------------------
+
+
+def _only_gestures(*made: Any) -> None:
+    from recovery.models import Gesture
+
+    Gesture.objects.exclude(pk__in=[g.pk for g in made]).update(active=False)
+
+
+def test_panel_puts_the_best_gesture_within_the_agents_limit_first_and_says_so(client, agent):
+    # given three costly gestures a manager must approve and one £5 gesture the agent may give alone
+    costly = [gesture(f"costly_{i}", cost=Decimal("500.00"), approval_tier="manager", surprise=3) for i in range(3)]
+    cheap = gesture("cheap_card", cost=Decimal("5.00"), approval_tier="frontline", surprise=0)
+    _only_gestures(*costly, cheap)
+    case = complaint(grade="ugly", cause="ignored")
+
+    html = signed_in(client, agent).get(f"/complaints/{case.reference}/").content.decode()
+
+    first = html.index('data-gesture="')
+    assert html[first:].startswith('data-gesture="cheap_card" data-within-limit')
+    assert "Within your limit" in html
+    assert "1 of these suggestions is yours to give now." in html
+
+
+def test_panel_dropdown_lists_gestures_without_approval_first_cheapest_first(client, agent):
+    made = [
+        gesture("zz_cheap", title="Zz cheap", cost=Decimal("5.00")),
+        gesture("aa_dear", title="Aa dear", cost=Decimal("400.00"), approval_tier="executive"),
+        gesture("mm_mid", title="Mm mid", cost=Decimal("20.00")),
+    ]
+    _only_gestures(*made)
+    case = complaint()
+
+    html = signed_in(client, agent).get(f"/complaints/{case.reference}/").content.decode()
+    select = html[html.index('id="offer-gesture"'):]
+    select = select[: select.index("</select>")]
+
+    assert select.index('<optgroup label="No approval needed">') < select.index('<optgroup label="Needs approval">')
+    assert select.index("Zz cheap") < select.index("Mm mid") < select.index("Aa dear")
+    assert "Aa dear — needs an executive" in select or "Aa dear — needs" in select
+
+
+def test_a_suggested_offer_sent_without_a_note_carries_the_script(client, agent):
+    note = gesture("scripted", script="Call them today and name what went wrong.")
+    _only_gestures(note)
+    case = complaint(grade="ugly")
+    signed_in(client, agent).get(f"/complaints/{case.reference}/")  # the suggestion is shown (and logged)
+
+    client.post(f"/offers/new/{case.reference}/", {"gesture": note.pk, "note": ""})
+
+    offer = Offer.objects.get(complaint=case)
+    assert offer.suggested and offer.note == "Call them today and name what went wrong."
+
+
+def test_an_offer_keeps_the_agents_own_note(client, agent):
+    note = gesture("scripted", script="Call them today.")
+    _only_gestures(note)
+    case = complaint(grade="ugly")
+    signed_in(client, agent).get(f"/complaints/{case.reference}/")
+
+    client.post(f"/offers/new/{case.reference}/", {"gesture": note.pk, "note": "Spoke to her already"})
+
+    assert Offer.objects.get(complaint=case).note == "Spoke to her already"

@@ -163,3 +163,11 @@ def test_ipw_rate_recovers_true_rates_from_unequal_randomisation():
     naive = sum(back for _, back in rows) / len(rows)
     assert naive == pytest.approx(0.62, abs=0.02)  # the loyal are over-represented
     assert ipw_rate(rows)["rate"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_sort_cells_ranks_thin_cells_by_their_lower_bound_so_one_of_one_is_not_first():
+    # given three gestures all under the minimum sample: 1 of 1 (100%) and 9 of 10 (90%, a much tighter interval)
+    rows = [{"key": "one_of_one", "offered": rate(1, 1)}, {"key": "nine_of_ten", "offered": rate(9, 10)}]
+
+    # then the one whose interval sits higher comes first, whatever the point estimate
+    assert [row["key"] for row in sort_cells(rows, "offered")] == ["nine_of_ten", "one_of_one"]

@@ -214,3 +214,27 @@ def test_gesture_chart_has_a_row_per_gesture_with_its_interval():
     assert row["w"] == pytest.approx(chart["plot_w"] * 0.5, abs=0.1)
     assert row["low_x"] < chart["left"] + row["w"] < row["high_x"]
     assert row["n"] == "n=40"
+
+
+def test_gesture_chart_ranks_one_of_one_below_a_larger_thin_sample():
+    chart = gesture_chart([
+        {"key": "lucky", "label": "Lucky", "offered": rate(1, 1)},
+        {"key": "steady", "label": "Steady", "offered": rate(9, 10)},
+    ])
+
+    assert [(row["label"], row["n"]) for row in chart["rows"]] == [("Steady", "n=10"), ("Lucky", "n=1")]
+
+
+def test_dashboard_tables_are_focusable_labelled_regions_and_cost_cards_say_what_they_count(client, executive, history):
+    client.force_login(executive)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    # every scrolling table wrapper can be reached by keyboard (axe scrollable-region-focusable)
+    assert html.count('class="oc-table-wrap"') == html.count('class="oc-table-wrap" tabindex="0" role="region" aria-label=')
+    assert 'aria-label="Return rate by gesture"' in html
+    # chart and table stack so the table gets the full width at 1280 px
+    assert html.count("oc-grid oc-chart-table") == 2
+    # the two cost figures name what each counts, so they no longer look contradictory
+    assert "including customers still being watched" in html
+    assert "counting only cases whose 60-day window has ended" in html
