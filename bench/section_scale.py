@@ -273,7 +273,7 @@ def _pages(ctx: Context, n: int) -> None:
 
 
 def _metrics(ctx: Context) -> None:
-    from recovery.selectors.metrics import MetricsFilter, recovery_metrics_compute
+    from recovery.outcomes.metrics import MetricsFilter, recovery_metrics_compute
 
     samples = []
     deadline = time.monotonic() + 60
@@ -294,8 +294,8 @@ def _metrics(ctx: Context) -> None:
 def _rules(ctx: Context) -> None:
     from dataclasses import replace
 
-    from recovery.grading import DEFAULT_CONFIG, grade_experience
-    from recovery.rules import evaluate
+    from recovery.escalation.grading import DEFAULT_CONFIG, grade_experience
+    from recovery.escalation.rules import evaluate
 
     from bench.section_escalation import fifty_rules, random_signals_and_facts
 

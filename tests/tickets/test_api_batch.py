@@ -149,7 +149,7 @@ def test_batch_needs_the_complaints_write_scope(make_key_client):
 def test_batch_of_1000_realistic_complaints_fits_the_body_limit_and_queues_assessment_in_chunks(
     key_client, django_capture_on_commit_callbacks, settings, monkeypatch
 ):
-    from recovery import receivers
+    from recovery.escalation import receivers
 
     items = realistic(1000)
     raw = json.dumps({"complaints": items}).encode()
