@@ -128,6 +128,11 @@ class ContractAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema") or {}
+            if parameter.get("in") == "query" and schema.get("type") == "string" and not {"enum", "pattern"} & schema.keys():
+                # Every text filter refuses NUL (Django's form fields do), so the schema says so.
+                schema["pattern"] = NO_NUL
         enums = getattr(self.view, "openapi_parameter_enums", None)
         if enums is not None:
             # Choices that are data (e.g. the playbook's gesture codes), read when the schema is generated.

@@ -121,6 +121,23 @@ class ComplaintBatchItemInput(ComplaintCreateInput):
 
 
 class ComplaintBatchInput(StrictInput):
+    # Each item is checked on its own and answered in the results (a bad one does not refuse the batch), so the
+    # schema promises only the list: an item of any shape is part of a valid request.
+    openapi_request_extra = {
+        "properties": {
+            "complaints": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_LOG_BATCH,
+                "items": {
+                    "description": "A complaint as POST /api/v1/complaints/ takes it (ComplaintCreateInput), with "
+                    "external_id required. An item that is not gets its errors in the results (status 400 or 422)."
+                },
+                "description": f"1 to {MAX_LOG_BATCH:,} complaints. Each is checked on its own: a bad one gets its "
+                "errors in the results, the good ones are kept.",
+            }
+        }
+    }
     complaints = ComplaintBatchItemInput(
         many=True, min_length=1, max_length=MAX_LOG_BATCH,
         help_text=f"1 to {MAX_LOG_BATCH:,} complaints. Each is checked on its own: a bad one gets its errors in "
