@@ -130,7 +130,12 @@ class ContractAutoSchema(AutoSchema):
             return None
         for parameter in operation.get("parameters", []):
             schema = parameter.get("schema") or {}
-            if parameter.get("in") == "query" and schema.get("type") == "string" and not {"enum", "pattern"} & schema.keys():
+            if (
+                parameter.get("in") == "query"
+                and parameter.get("name") != "ordering"  # DRF's OrderingFilter ignores what it does not know
+                and schema.get("type") == "string"
+                and not {"enum", "pattern"} & schema.keys()
+            ):
                 # Every text filter refuses NUL (Django's form fields do), so the schema says so.
                 schema["pattern"] = NO_NUL
         enums = getattr(self.view, "openapi_parameter_enums", None)
