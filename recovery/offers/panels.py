@@ -45,7 +45,8 @@ def _suggestions(
         for suggestion in view.ranked[len(shown):]:
             route = route_of(suggestion)
             if route.auto:
-                shown.insert(0, suggestion)
+                # It takes the third place's slot: the panel always shows the same number of suggestions.
+                shown = [suggestion, *shown[:-1]]
                 routes[suggestion.gesture_code] = route
                 break
     else:
