@@ -194,15 +194,20 @@ def test_dev_server_keeps_database_connections_bounded_across_many_requests(tmp_
         require_service("needs PostgreSQL to count connections: set DATABASE_URL=postgres://...")
     from tests.test_real_services import _db_url
 
+    # libpq names every connection the stack opens (PGAPPNAME), so the count leaves out everyone else's: the
+    # test's own, the suite's Celery worker finishing an earlier test's task.
+    app_name = f"cx-dev-stack-{os.getpid()}"
+
     def app_connections() -> int:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [app_name],
             )
             return cursor.fetchone()[0]
 
     baseline = app_connections()
-    stack = Stack(_env(DATABASE_URL=_db_url(), DB_CONN_MAX_AGE="60"), tmp_path / "run.log")
+    stack = Stack(_env(DATABASE_URL=_db_url(), DB_CONN_MAX_AGE="60", PGAPPNAME=app_name), tmp_path / "run.log")
     try:
         stack.wait_ready()
 

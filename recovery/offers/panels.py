@@ -45,8 +45,8 @@ def _suggestions(
         for suggestion in view.ranked[len(shown):]:
             route = route_of(suggestion)
             if route.auto:
-                # It takes the third place's slot: the panel always shows the same number of suggestions.
-                shown = [suggestion, *shown[:-1]]
+                # It comes first, beside the top ones (which stay: the playbook's best for the case is still shown).
+                shown.insert(0, suggestion)
                 routes[suggestion.gesture_code] = route
                 break
     else:

@@ -14,8 +14,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 
-def test_agent_withdraws_a_waiting_offer_and_it_leaves_the_inbox(desktop_page, agent, executive):
+def test_agent_withdraws_a_waiting_offer_and_it_leaves_the_inbox(desktop_page, agent, executive, settings):
     from playwright.sync_api import expect
+
+    settings.RECOVERY_EQUIPOISE_POINTS = 0  # no draw for first place: the executive's call is always suggested
 
     case = complaint(grade="ugly", cause="ignored", loss="0", subject="Six weeks without an answer")
     page = desktop_page

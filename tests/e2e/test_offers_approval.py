@@ -16,9 +16,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_agent_offers_a_costly_gesture_and_the_executive_approves_it_from_the_inbox(
-    desktop_page, phone_page, agent, executive
+    desktop_page, phone_page, agent, executive, settings
 ):
     from playwright.sync_api import expect
+
+    settings.RECOVERY_EQUIPOISE_POINTS = 0  # no draw for first place: the executive's call is always suggested
 
     case = complaint(grade="ugly", cause="ignored", loss="0", subject="Four emails and no reply")
     agent_page, exec_page = desktop_page, phone_page

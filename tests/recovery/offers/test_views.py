@@ -3,6 +3,8 @@ count), the complaint page's panel and its POST actions."""
 
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal
 from typing import Any
 
@@ -177,15 +179,18 @@ def test_inbox_tells_the_second_decider_who_was_first(client, agent, senior, exe
 # --- the complaint page panel and its actions -----------------------------------------------------
 
 
-def test_complaint_page_shows_top_three_suggestions_with_reasons_and_offer_buttons(client, agent):
+def test_complaint_page_shows_top_three_suggestions_with_reasons_and_offer_buttons(client, agent, settings):
+    settings.RECOVERY_EQUIPOISE_POINTS = 0  # no draw for first place: the order is the playbook's own
     case = complaint(grade="ugly", cause="ignored", loss="0")
 
     html = signed_in(client, agent).get(f"/complaints/{case.reference}/").content.decode()
 
     assert 'data-panel="offers"' in html
-    assert html.count('data-gesture="') == 3
+    # The top three all need approval, so the best gesture within the agent's limit comes first, beside them.
+    shown = re.findall(r'data-gesture="([^"]+)"', html)
+    assert shown == ["handwritten_note", "manager_call_apology", "exec_personal_call", "exec_call_six_months_free"]
     assert "Repays in kind: attention for a customer who was ignored" in html
-    assert html.count("recovery/offers/new/") == 0 and html.count(f"/offers/new/{case.reference}/") == 4  # 3 + other
+    assert html.count("recovery/offers/new/") == 0 and html.count(f"/offers/new/{case.reference}/") == 5  # 4 + other
 
 
 def test_complaint_page_panel_is_hidden_from_people_without_a_role(rf, outsider):
