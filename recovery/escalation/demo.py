@@ -54,6 +54,7 @@ def seed(stdout) -> None:
     for complaint in todo:
         _replay(complaint, rng)
     if todo:
+        _acknowledge_in_time(todo, rng)
         result = sla_sweep_task()
         stdout.write(f"Escalation demo: replayed {len(todo)} complaints, then one SLA sweep: {result}.")
     handled = _handle_some(complaints)
@@ -107,11 +108,36 @@ def _replay(complaint: Complaint, rng: random.Random) -> None:
     Notification.objects.filter(dedupe_key__startswith=f"recovery:complaint:{complaint.pk}:").update(created_at=moment)
 
 
+def _acknowledge_in_time(complaints: list[Complaint], rng: random.Random) -> None:
+    """A real team lead acknowledges an escalation within hours: do that for the older ones, as of then. The
+    oldest stays unacknowledged, so the sweep shows what a missed acknowledgement does (it moves up a tier)."""
+    lead = get_user_model().objects.filter(username="lead").first()
+    if lead is None:
+        return
+    cutoff = timezone.now() - timedelta(hours=6)
+    waiting = list(
+        Escalation.objects.filter(
+            complaint__in=complaints, status=Escalation.Status.OPEN, tier="lead", complaint__created_at__lt=cutoff
+        ).order_by("complaint__created_at")
+    )
+    for escalation in waiting[1:]:
+        moment = escalation.created_at + timedelta(minutes=rng.randint(15, 180))
+        started = timezone.now()
+        services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=lead), note=ACK_NOTE)
+        Escalation.objects.filter(pk=escalation.pk).update(acknowledged_at=moment)
+        TimelineEvent.objects.filter(
+            complaint_id=escalation.complaint_id, kind=TimelineEvent.Kind.ACKNOWLEDGED, created_at__gte=started
+        ).update(created_at=moment, message=f"Acknowledged the escalation to a team lead: {ACK_NOTE}")
+
+
+ACK_NOTE = "Seen; the team has it in hand."
+
+
 def _handle_some(complaints: list[Complaint]) -> int:
-    """One acknowledged, one taken over, one de-escalated: so the inbox has handled examples. Once."""
+    """One acknowledged, one taken over, one de-escalated: so the inbox has handled examples. Once (the leads'
+    own acknowledgements of the replay do not count)."""
     handled = Escalation.objects.filter(
-        complaint__in=complaints,
-        status__in=[Escalation.Status.ACKNOWLEDGED, Escalation.Status.TAKEN_OVER, Escalation.Status.DEESCALATED],
+        complaint__in=complaints, status__in=[Escalation.Status.TAKEN_OVER, Escalation.Status.DEESCALATED]
     )
     if handled.exists():
         return 0

@@ -50,7 +50,8 @@ SUBJECTS = {
 }
 CAUSE_WEIGHTS = {"staff_conduct": 14, "product_quality": 22, "service_delay": 20, "failed_fix": 10,
                  "pricing": 14, "ignored": 14, "other": 6}
-GRADE_WEIGHTS = {"good": 10, "neutral": 25, "bad": 45, "ugly": 20}
+# A real mix: most experiences minor, a few percent ugly (the ugly ones still teach the executive gestures).
+GRADE_WEIGHTS = {"good": 22, "neutral": 42, "bad": 31, "ugly": 5}
 SURPRISE_EFFECT = {0: -0.05, 1: 0.0, 2: 0.04, 3: 0.08}
 CENT = Decimal("0.01")
 
