@@ -293,6 +293,25 @@ def test_complaint_patch_refuses_assignee_without_role(agent_client, complaint, 
     assert "assignee" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize("change", [{"status": "in_progress"}, {"assignee": None}])
+def test_complaint_patch_by_a_persons_key_follows_the_assignee_rule(make_key_client, agent, other_agent, lead, change):
+    case = ComplaintFactory(assignee=other_agent)
+    scopes = [ApiKey.Scope.COMPLAINTS_READ, ApiKey.Scope.COMPLAINTS_WRITE]
+
+    refused = make_key_client(scopes, user=agent).patch(f"{URL}{case.reference}/", change, format="json")
+
+    assert refused.status_code == 403
+    assert "assigned to Oscar Other" in refused.json()["error"]["message"]
+    case.refresh_from_db()
+    assert (case.status, case.assignee_id, case.events.count()) == ("new", other_agent.pk, 0)
+    # Details stay open to anyone with the scope; a lead's key and a tool's key (acting for no one) may move it.
+    details = make_key_client(scopes, user=agent).patch(f"{URL}{case.reference}/", {"severity": 4}, format="json")
+    assert details.status_code == 200
+    assert make_key_client(scopes, user=lead).patch(f"{URL}{case.reference}/", change, format="json").status_code == 200
+    other = ComplaintFactory(assignee=other_agent)
+    assert make_key_client(scopes).patch(f"{URL}{other.reference}/", change, format="json").status_code == 200
+
+
 def test_complaint_patch_empty_body_answers_400(agent_client, complaint):
     assert agent_client.patch(f"{URL}{complaint.reference}/", {}, format="json").status_code == 400
 

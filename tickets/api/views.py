@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
@@ -26,6 +26,7 @@ from tickets.errors import Unprocessable
 from tickets.filters import ComplaintFilter, CustomerFilter
 from tickets.idempotency import idempotent
 from tickets.models import ApiKey, Complaint
+from tickets.permissions import complaint_change_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +118,22 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=s.ComplaintUpdateInput, responses=s.ComplaintOutput)
     def partial_update(self, request, reference: str):
-        """Change details, assignee or status. Status moves only along the transition table (409 otherwise)."""
+        """Change details, assignee or status. Status moves only along the transition table (409 otherwise).
+
+        A key bound to a person may change the status or assignee of a complaint assigned to someone else only
+        when that person is a team lead or above (403 otherwise, as in the browser); details and notes stay open.
+        """
         complaint = self.get_object()
         serializer = s.ComplaintUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         actor = ActorRef.from_request(request)
+        if actor.user is not None and ("status" in data or "assignee" in data):
+            # A key that acts for a person follows that person's rule, as in the browser: a complaint assigned to
+            # someone else is moved or handed on only by them or a lead. A tool's key acts for no one and may.
+            refusal = complaint_change_refusal(actor.user, complaint)
+            if refusal:
+                raise PermissionDenied(refusal)
         with transaction.atomic():
             new_status = data.pop("status", None)
             note = data.pop("status_note", "")
