@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import os
 import re
-from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db.models import F
 
 from tests.e2e.conftest import SCREENSHOTS
 from tickets.models import Comment, Complaint
@@ -23,13 +21,10 @@ DESCRIPTION = "Hannah tried to pay with the gift card we sent after her last com
 
 
 def seed_demo() -> None:
-    """The demo users and about 40 realistic complaints (graded by recovery as they are logged).
-
-    The demo backdates the complaints but they were assessed just now; give the unanswered ones the
-    24-hour response deadline they would have had, so the queue shows what a real morning looks like.
-    """
+    """The demo `make run` loads: users, 100 live complaints in a real mix and recovery's replay of them (graded as of
+    when they were logged, leads' acknowledgements, a year of history), so the screenshots show a real morning."""
     call_command("seed_demo", quiet_users=True, stdout=io.StringIO())
-    Complaint.objects.filter(first_response_at__isnull=True).update(response_due_at=F("created_at") + timedelta(hours=24))
+    call_command("seed_recovery_demo", stdout=io.StringIO())
 
 
 def sign_in(page, username: str = "agent", password: str = "agent-demo-pass") -> None:

@@ -292,7 +292,7 @@ class Command(BaseCommand):
             cause, severity, channel, subject, description, loss = EVERYDAY[index % len(EVERYDAY)]
             status = rng.choices(list(EVERYDAY_STATUSES), weights=list(EVERYDAY_STATUSES.values()))[0]
             days_ago = 0 if status == "new" else rng.randint(1, 6) if status != "closed" else rng.randint(8, 45)
-            name = f"{FIRST_NAMES[index % 20]} {LAST_NAMES[(index * 7) % 20]}"
+            name = f"{FIRST_NAMES[index % 20]} {LAST_NAMES[(index * 3 + index // 20) % 20]}"
             email = f"{name.lower().replace(' ', '.')}{index}@example.com"
             customer = (email, name, str(rng.choice([40, 120, 260, 480, 900, 1500])), rng.choice([0, 20, 60, 150, 400]),
                         f"demo-everyday-{index}")
