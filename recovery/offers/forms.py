@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from recovery.models import Gesture, ResourceKind
+from recovery.offers.services.playbook import GESTURE_FIELDS
 from tickets.models import Cause, Grade, Tier
 
 SURPRISE_CHOICES = [
@@ -49,22 +50,8 @@ class GestureForm(forms.ModelForm):
 
     class Meta:
         model = Gesture
-        fields = [
-            "title",
-            "code",
-            "script",
-            "resource_kind",
-            "causes",
-            "cost",
-            "cost_pct_of_loss",
-            "perceived_value",
-            "surprise",
-            "min_grade",
-            "approval_tier",
-            "per_customer_per_year",
-            "equivalence_group",
-            "active",
-        ]
+        # The service's editable fields, with the title first on the form.
+        fields = ["title", *(name for name in GESTURE_FIELDS if name != "title")]
         labels = {
             "equivalence_group": "Equally good as (group name)",
             "code": "Code",
