@@ -294,10 +294,9 @@ def _metrics(ctx: Context) -> None:
 def _rules(ctx: Context) -> None:
     from dataclasses import replace
 
+    from bench.section_escalation import fifty_rules, random_signals_and_facts
     from recovery.escalation.grading import DEFAULT_CONFIG, grade_experience
     from recovery.escalation.rules import evaluate
-
-    from bench.section_escalation import fifty_rules, random_signals_and_facts
 
     rules = fifty_rules()
     cases = random_signals_and_facts(ctx.scaled(20_000, minimum=2_000))

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import Any, ClassVar
 
 from recovery.escalation.rules.spec import (
     FIELDS,
@@ -56,7 +57,18 @@ class ConditionTrace:
     value: Any  # what the rule asks for
     actual: Any  # what the complaint has
     met: bool
-    explanation: str  # e.g. "grade is ugly (needs ≥ bad)"
+    json_extra: ClassVar[tuple[str, ...]] = ("explanation",)  # stored with the trace (services.common.to_json)
+
+    @cached_property
+    def explanation(self) -> str:
+        """In words, e.g. "grade is ugly (needs ≥ bad)". Written when someone reads it: most evaluations are
+        stored as decisions, and building 50 rules' sentences per complaint would cost more than judging them."""
+        spec = FIELDS[self.field]
+        if spec.kind == TAGS:
+            have = ", ".join(sorted(self.actual)) if self.actual else "none"
+            return f"tags are {have} (needs '{self.value}')"
+        shown = "not set" if self.actual is None else _show(self.actual)
+        return f"{spec.label} is {shown} (needs {_needs(self.operator, self.value)})"
 
 
 @dataclass(frozen=True)
@@ -217,16 +229,9 @@ def _min(current: float | None, new: float) -> float:
 
 
 def _check(cond: Condition, facts: ComplaintFacts) -> ConditionTrace:
-    spec = FIELDS[cond.field]
     actual = getattr(facts, cond.field)
-    met = _compare(spec, cond.operator, actual, cond.value)
-    if spec.kind == TAGS:
-        have = ", ".join(sorted(actual)) if actual else "none"
-        explanation = f"tags are {have} (needs '{cond.value}')"
-    else:
-        shown = "not set" if actual is None else _show(actual)
-        explanation = f"{spec.label} is {shown} (needs {_needs(cond.operator, cond.value)})"
-    return ConditionTrace(cond.field, cond.operator, cond.value, actual, met, explanation)
+    met = _compare(FIELDS[cond.field], cond.operator, actual, cond.value)
+    return ConditionTrace(cond.field, cond.operator, cond.value, actual, met)
 
 
 def _compare(spec: FieldSpec, op: str, actual: Any, expected: Any) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -68,7 +68,10 @@ def _sentence(text: str) -> str:
 def to_json(value: Any) -> Any:
     """Dataclasses, Decimals, tuples and frozensets as plain JSON values (sets sorted, so output is stable)."""
     if hasattr(value, "__dataclass_fields__"):
-        return to_json(asdict(value))
+        data = {f.name: getattr(value, f.name) for f in dataclass_fields(value)}
+        # Computed attributes a dataclass wants stored too (ConditionTrace's explanation, written on demand).
+        data.update((name, getattr(value, name)) for name in getattr(value, "json_extra", ()))
+        return to_json(data)
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):

@@ -4,7 +4,6 @@ count), the complaint page's panel and its POST actions."""
 from __future__ import annotations
 
 import re
-
 from decimal import Decimal
 from typing import Any
 
