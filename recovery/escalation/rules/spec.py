@@ -16,6 +16,7 @@ A rule, as stored and as the API receives it::
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -123,6 +124,7 @@ class Action:
     type: str
     value: Any = None  # str | float | None (escalate_one_tier)
 
+    @functools.cache  # noqa: B019 (actions are few, frozen and shared by every evaluation: the cache is bounded)
     def describe(self) -> str:
         """e.g. "escalate to executive", "set the response deadline to 1 hour"."""
         v = self.value
