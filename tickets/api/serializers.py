@@ -188,7 +188,24 @@ class ComplaintUpdateInput(StrictInput):
         return attrs
 
 
-class UserRefOutput(serializers.Serializer):
+class AnswerSerializer(serializers.Serializer):
+    """An answer-only serializer whose fields are built and bound once per class, then reused by every instance.
+
+    DRF deep-copies each declared field for every serializer instance; for a single complaint's answer that copy is
+    most of the serialising time. The shared fields are bound to the first instance: fine for answers, whose fields
+    keep no per-request state and read no context (no request, no hyperlinks). Never use it for input."""
+
+    @property
+    def fields(self):  # type: ignore[override]
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            shared = serializers.Serializer.fields.func(self)  # DRF's own build (a cached_property)
+            cls._shared_fields = shared
+        return shared
+
+
+class UserRefOutput(AnswerSerializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.SerializerMethodField()
@@ -200,7 +217,7 @@ class UserRefOutput(serializers.Serializer):
 # The two output shapes of intake and the complaint list are declared field by field: a ModelSerializer builds
 # its fields from the model on every instance (about 2 ms of each intake request). The declarations are what
 # ModelSerializer derived, so the OpenAPI schema is unchanged (tests/tickets/test_api_contract.py).
-class CustomerSummaryOutput(serializers.Serializer):
+class CustomerSummaryOutput(AnswerSerializer):
     id = serializers.BigIntegerField(label="ID", read_only=True)
     name = serializers.CharField(allow_blank=True, max_length=200, required=False)
     email = serializers.EmailField(allow_blank=True, allow_null=True, max_length=254, required=False)
@@ -209,7 +226,7 @@ class CustomerSummaryOutput(serializers.Serializer):
     social_reach = serializers.IntegerField(max_value=MAX_SOCIAL_REACH, min_value=0, required=False)
 
 
-class ComplaintOutput(serializers.Serializer):
+class ComplaintOutput(AnswerSerializer):
     reference = serializers.CharField(read_only=True)
     customer = CustomerSummaryOutput(read_only=True)
     cause = serializers.ChoiceField(choices=Cause.choices)
