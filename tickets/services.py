@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, connections, router, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -103,20 +103,29 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
         ).first()
         customer = ref.customer if ref else None
     if customer is None:
-        # A new customer is created with everything the source sent, so it needs no update afterwards.
+        # A new customer is created with everything the source sent, so it needs no update afterwards. Each row goes
+        # in with INSERT … ON CONFLICT DO NOTHING: one statement when it is new, no savepoint, and when someone was
+        # first (a known email, a concurrent request) theirs is read instead.
         fields = _customer_fields(data)
         if email:
-            customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
+            customer = Customer.objects.filter(email=email).first()
+            if customer is None:
+                candidate = Customer(email=email, **fields)
+                if _insert_unless_known(candidate):
+                    customer, created = candidate, True
+                else:
+                    customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
         else:
             customer, created = Customer.objects.create(**fields), True
         if data.external_id:
-            # get_or_create inserts in its own savepoint and reads the winner's row after an IntegrityError.
-            ref, ref_created = CustomerReference.objects.get_or_create(
-                source=source, external_id=data.external_id, defaults={"customer": customer}
-            )
-            if not ref_created and ref.customer_id != customer.pk:
-                # Another request attached this external id first: use theirs.
-                customer, created = ref.customer, False
+            ref = CustomerReference(source=source, external_id=data.external_id, customer=customer)
+            if not _insert_unless_known(ref):
+                ref, _ = CustomerReference.objects.select_related("customer").get_or_create(
+                    source=source, external_id=data.external_id, defaults={"customer": customer}
+                )
+                if ref.customer_id != customer.pk:
+                    # Another request attached this external id first: use theirs.
+                    customer, created = ref.customer, False
     if not created:
         _customer_refresh(customer, data, email)
     return customer
@@ -327,16 +336,17 @@ def complaint_log(*, data: ComplaintInput, actor: ActorRef) -> LogResult:
     return LogResult(complaint=complaint, created=True)
 
 
-def _insert_unless_known(complaint: Complaint) -> bool:
+def _insert_unless_known(obj: Model) -> bool:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: True (and the instance saved) when the row went in, False
-    when a complaint with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it
-    to commit or roll back)."""
-    using = router.db_for_write(Complaint)
+    when a row with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it to
+    commit or roll back)."""
+    model = type(obj)
+    using = router.db_for_write(model)
     conn = connections[using]
-    opts = Complaint._meta
-    fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(complaint, f.attname) is not None]
-    query = InsertQuery(Complaint, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [complaint])
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(obj, f.attname) is not None]
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [obj])
     compiler = query.get_compiler(using=using)
     compiler.returning_fields = [opts.pk]
     [(sql, params)] = compiler.as_sql()
@@ -345,8 +355,8 @@ def _insert_unless_known(complaint: Complaint) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    complaint.pk = opts.pk.to_python(row[0])
-    complaint._state.adding, complaint._state.db = False, using
+    obj.pk = opts.pk.to_python(row[0])
+    obj._state.adding, obj._state.db = False, using
     return True
 
 
