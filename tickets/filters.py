@@ -201,11 +201,13 @@ def complaint_search_q(value: str) -> Q:
 
 
 class ComplaintFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    cause = django_filters.MultipleChoiceFilter(choices=Cause.choices)
-    grade = django_filters.MultipleChoiceFilter(choices=Grade.choices)
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
-    tier = django_filters.MultipleChoiceFilter(choices=Tier.choices)
+    # distinct=False: these are the complaint's own columns (no to-many join), so rows are unique already, and a
+    # DISTINCT over every column would make the database sort all matches before it can return one page.
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    cause = django_filters.MultipleChoiceFilter(choices=Cause.choices, distinct=False)
+    grade = django_filters.MultipleChoiceFilter(choices=Grade.choices, distinct=False)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, distinct=False)
+    tier = django_filters.MultipleChoiceFilter(choices=Tier.choices, distinct=False)
     severity_min = IntegerFilter(field_name="severity", lookup_expr="gte", label="Severity from")
     severity_max = IntegerFilter(field_name="severity", lookup_expr="lte", label="Severity to")
     assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee (user id, 'me' or 'none')")
