@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from recovery.models import Assessment, Escalation
-from tickets.models import Complaint, TimelineEvent
+from tickets.models import Complaint, Customer, TimelineEvent
+from tickets.validators import validate_email_address
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,10 @@ def test_demo_has_a_realistic_mix_a_few_executive_escalations_one_overdue_and_lo
     assert Escalation.objects.filter(status="acknowledged", acknowledged_by__username="lead").count() >= 5
     assert Escalation.objects.filter(status__in=["taken_over", "deescalated"]).count() == 2
     assert "waiting for an executive" in out.getvalue()
+    # Every demo address is one the API itself would take and its schema promises (format: email, ASCII).
+    for email in Customer.objects.exclude(email=None).values_list("email", flat=True):
+        validate_email_address(email)
+        assert email.isascii(), email
     counts = (Assessment.objects.count(), Escalation.objects.count(), TimelineEvent.objects.count())
 
     call_command("seed_recovery_demo", stdout=StringIO())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
@@ -230,6 +232,12 @@ STATUS_PATHS = {
 }
 
 
+def _email_local(name: str) -> str:
+    """"Tomás Ruiz" -> "tomas.ruiz": the addresses every email rule accepts (the API's schema says format: email)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return ".".join(part for part in re.split(r"[^a-z0-9]+", plain.lower()) if part)
+
+
 class Command(BaseCommand):
     help = "Load demo users (one per role) and 100 demo complaints, once."
 
@@ -280,7 +288,7 @@ class Command(BaseCommand):
                 name, email, ltv, reach = CUSTOMERS[who]
             else:
                 name, ltv, reach = MORE_CUSTOMERS[who - len(CUSTOMERS)]
-                email = f"{name.lower().replace(' ', '.')}@example.com"
+                email = f"{_email_local(name)}@example.com"
             fields = {
                 "cause": cause, "severity": severity, "channel": channel, "subject": subject,
                 "description": description, "monetary_loss": Decimal(loss),
@@ -293,7 +301,7 @@ class Command(BaseCommand):
             status = rng.choices(list(EVERYDAY_STATUSES), weights=list(EVERYDAY_STATUSES.values()))[0]
             days_ago = 0 if status == "new" else rng.randint(1, 6) if status != "closed" else rng.randint(8, 45)
             name = f"{FIRST_NAMES[index % 20]} {LAST_NAMES[(index * 3 + index // 20) % 20]}"
-            email = f"{name.lower().replace(' ', '.')}{index}@example.com"
+            email = f"{_email_local(name)}{index}@example.com"
             customer = (email, name, str(rng.choice([40, 120, 260, 480, 900, 1500])), rng.choice([0, 20, 60, 150, 400]),
                         f"demo-everyday-{index}")
             fields = {
