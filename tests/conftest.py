@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,6 +19,25 @@ def require_service(reason: str) -> None:
     if os.environ.get("CX_REQUIRE_SERVICES"):
         pytest.fail(f"CX_REQUIRE_SERVICES is set but: {reason}")
     pytest.skip(reason)
+
+
+# The playbook's draw is seeded by the complaint and the clock hour (recovery.offers.selectors.suggestion_seed), so
+# a test's suggestions would change with the hour the suite happens to run in. Every test runs its draws as if it
+# were this hour; times relative to now keep their distance (an hour later is still another hour).
+SUGGESTION_CLOCK = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _suggestion_hour(monkeypatch):
+    from django.utils import timezone
+
+    from recovery.offers import selectors
+
+    original = selectors.suggestion_seed
+    shift = SUGGESTION_CLOCK - timezone.now()
+    monkeypatch.setattr(
+        selectors, "suggestion_seed", lambda *, complaint_id, now: original(complaint_id=complaint_id, now=now + shift)
+    )
 
 
 @pytest.fixture(autouse=True)
