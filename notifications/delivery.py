@@ -29,6 +29,15 @@ EXCERPT_BYTES = 1000
 USER_AGENT = "CX-Recovery-Webhooks/1"
 
 
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one attempt at a webhook delivery or a customer email came to."""
+
+    state: str  # "skipped" when another run had it, else the delivery's new state
+    retry_in: float | None = None
+
+
 @dataclass(frozen=True)
 class SendResult:
     success: bool
@@ -133,14 +142,7 @@ def http_request(
         if target.scheme not in ("http", "https") or not target.host:
             raise TargetRefused(f"not an http(s) URL: {url}")
         if not private_targets_allowed():
-            port = target.port or (443 if target.scheme == "https" else 80)
-            address = resolve_public(target.host, port)
-            # Connect to the address we checked (no second lookup an attacker's DNS could answer differently),
-            # while the Host header and TLS (SNI and certificate check) still use the name.
-            request_url = target.copy_with(host=address)
-            all_headers["host"] = target.netloc.decode("ascii")
-            if target.scheme == "https":
-                extensions["sni_hostname"] = target.host
+            request_url = _pinned(target, all_headers, extensions)
         timeout = httpx.Timeout(
             settings.WEBHOOKS_READ_TIMEOUT, connect=settings.WEBHOOKS_CONNECT_TIMEOUT, pool=settings.WEBHOOKS_CONNECT_TIMEOUT
         )
@@ -149,13 +151,7 @@ def http_request(
             request = client.build_request(method, request_url, headers=all_headers, content=body, extensions=extensions)
             response = client.send(request, stream=True)
             try:
-                excerpt = b""
-                # The read timeout bounds each read; this bounds a receiver that drips its answer.
-                deadline = started + settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
-                for chunk in response.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= max_bytes or time.monotonic() > deadline:
-                        break
+                excerpt = _excerpt(response, started, max_bytes)
             finally:
                 response.close()
         latency = int((time.monotonic() - started) * 1000)
@@ -177,6 +173,30 @@ def http_request(
         return SendResult(False, None, int((time.monotonic() - started) * 1000), f"timed out ({kind})")
     except httpx.HTTPError as exc:
         return SendResult(False, None, int((time.monotonic() - started) * 1000), f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _pinned(target: httpx.URL, headers: dict[str, str], extensions: dict[str, Any]) -> httpx.URL:
+    """The URL to connect to: the public address the name resolves to (TargetRefused for a private one). The
+    connection goes to the address we checked (no second lookup an attacker's DNS could answer differently),
+    while the Host header and TLS (SNI and certificate check) still use the name."""
+    port = target.port or (443 if target.scheme == "https" else 80)
+    address = resolve_public(target.host, port)
+    headers["host"] = target.netloc.decode("ascii")
+    if target.scheme == "https":
+        extensions["sni_hostname"] = target.host
+    return target.copy_with(host=address)
+
+
+def _excerpt(response: httpx.Response, started: float, max_bytes: int) -> bytes:
+    """At most max_bytes of the answer. The read timeout bounds each read; the deadline bounds a receiver that
+    drips its answer."""
+    excerpt = b""
+    deadline = started + settings.WEBHOOKS_CONNECT_TIMEOUT + 2 * settings.WEBHOOKS_READ_TIMEOUT
+    for chunk in response.iter_bytes():
+        excerpt += chunk
+        if len(excerpt) >= max_bytes or time.monotonic() > deadline:
+            break
+    return excerpt
 
 
 def retry_delay(failed_attempts: int) -> float | None:

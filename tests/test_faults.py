@@ -25,6 +25,7 @@ from tickets import services as ticket_services
 from tickets.api import throttling
 from tickets.apikeys import api_key_create
 from tickets.models import ApiKey, Complaint
+from tickets.services import intake as ticket_intake
 
 URL = "/api/v1/complaints/"
 ACTIVITY_URL = "/api/v1/activity/"
@@ -267,7 +268,7 @@ def test_database_connection_killed_mid_request_answers_503_and_a_retry_succeeds
             killed.append(pid)
         return original(**kwargs)
 
-    monkeypatch.setattr(ticket_services, "customer_resolve", kill_then_resolve)
+    monkeypatch.setattr(ticket_intake, "customer_resolve", kill_then_resolve)
 
     # when: the connection dies mid-request
     response = client.post(URL, BODY, format="json")

@@ -350,10 +350,7 @@ def complaint_queue_page(
     filterset = ComplaintFilter(
         data=queue_filter_params(params), queryset=complaint_list(), request=SimpleNamespace(user=user)
     )
-    queryset = filterset.qs
-    # MultipleChoiceFilter asks for DISTINCT, but no filter joins a to-many relation, so rows are unique
-    # already; without DISTINCT the database can read the rows in index order and stop after one page.
-    queryset.query.distinct = False
+    queryset = filterset.qs  # no DISTINCT (tickets/filters.py): the page is read in index order
     sort, keys = queue_sort_keys(sort)
     if sort == QUEUE_URGENCY:
         queryset = with_urgency(queryset)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from cxrecovery.celery import app as celery_app
 from notifications import services, tasks
 from notifications.models import Notification
+from notifications.services import notices
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_email_deliver_claims_with_a_lease_and_clears_it_when_sent(agent, mailou
     def send(*args, **kwargs):
         seen["row"] = Notification.objects.values("email_state", "email_lease_until", "email_attempts").get()
 
-    monkeypatch.setattr(services, "send_mail", send)
+    monkeypatch.setattr(notices, "send_mail", send)
 
     assert services.notification_email_deliver(notification_id=notification.pk) is True
 
@@ -69,7 +70,7 @@ def test_email_deliver_reclaims_a_send_whose_worker_crashed(agent, mailoutbox):
 def test_email_deliver_reads_before_claiming_so_a_dropped_connection_leaves_it_pending(agent, monkeypatch):
     notification = _pending(agent)
     monkeypatch.setattr(
-        services.Notification.objects, "select_related", mock.Mock(side_effect=OperationalError("connection lost"))
+        Notification.objects, "select_related", mock.Mock(side_effect=OperationalError("connection lost"))
     )
 
     with pytest.raises(OperationalError):
@@ -158,7 +159,7 @@ def test_email_sweep_keeps_going_when_one_email_fails_in_process(agent, settings
     old = timezone.now() - timedelta(minutes=10)
     first, second = _pending(agent), _pending(agent)
     Notification.objects.update(created_at=old)
-    real = services.send_mail
+    real = notices.send_mail
     calls: list[int] = []
 
     def flaky(*args, **kwargs):
@@ -167,7 +168,7 @@ def test_email_sweep_keeps_going_when_one_email_fails_in_process(agent, settings
             raise smtplib.SMTPServerDisconnected("gone")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "send_mail", flaky)
+    monkeypatch.setattr(notices, "send_mail", flaky)
 
     # when
     queued = tasks.notification_email_sweep_task()

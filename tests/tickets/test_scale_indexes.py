@@ -31,3 +31,13 @@ def test_the_urgency_order_is_read_from_its_index(agent, params):
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "complaint_open_urgency_idx" in plan, plan
+
+
+@pytest.mark.parametrize("params", ["status=new&status=in_progress&cause=late&grade=ugly&channel=email&tier=lead", "q=refund"])
+def test_the_queue_page_asks_for_no_distinct(agent, params):
+    """A DISTINCT would make the database sort every matching row before it could return one page."""
+    ComplaintFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as queries:
+        complaint_queue_page(params=QueryDict(params), user=agent)
+
+    assert not any("DISTINCT" in q["sql"].upper() for q in queries.captured_queries), queries.captured_queries

@@ -1,6 +1,6 @@
 """Every write of the helpdesk connections: create a connection, receive a delivery, process it, retry, purge.
 
-Processing maps the vendor's TicketChange onto the intake services in tickets/services.py: a new ticket is
+Processing maps the vendor's TicketChange onto the intake services in tickets/services/: a new ticket is
 logged with complaint_log (dedupe on (source, external_id)), later events update it with complaint_update,
 complaint_transition and comments; each of those writes its own timeline event and domain event, so recovery
 re-grades the complaint as it always does.

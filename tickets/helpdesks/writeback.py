@@ -165,55 +165,77 @@ def note_for(event_type: str, data: Mapping[str, Any]) -> Note:
     """The private note (plain text) and tags for one event. Written for the helpdesk agent reading it."""
     complaint = data.get("complaint") or {}
     footer = f"\n\nCX Recovery {complaint.get('reference', '')}: {complaint.get('url', '')}".rstrip(": ")
-    if event_type == "complaint.graded":
-        grade = data.get("grade") or {}
-        to = grade.get("to") or complaint.get("grade") or "?"
-        lines = [f"CX Recovery graded this experience {str(to).upper()} (risk score {grade.get('score', complaint.get('risk_score'))})."]
-        if grade.get("from"):
-            lines[0] += f" It was {str(grade['from']).upper()}."
-        reasons = [r.get("text") for r in grade.get("reasons") or [] if isinstance(r, dict) and r.get("text")]
-        if reasons:
-            lines.append("Why:")
-            lines += [f"- {reason}" for reason in reasons]
-        return Note("\n".join(lines) + footer, (f"cx-{to}",))
-    if event_type == "complaint.escalated":
-        escalation = data.get("escalation") or {}
-        tier = escalation.get("tier") or complaint.get("tier")
-        text = f"Escalated to {_tier(tier)} in CX Recovery."
-        if escalation.get("reason"):
-            text += f"\nWhy: {escalation['reason']}"
-        if escalation.get("ack_due_at"):
-            text += f"\nTo be acknowledged by {escalation['ack_due_at']}."
-        return Note(text + footer, (f"cx-escalated-{tier}",))
-    if event_type in ("approval.decided", "offer.fulfilled"):
-        offer = data.get("offer") or {}
-        gesture = (offer.get("gesture") or {}).get("title") or "a gesture"
-        if event_type == "approval.decided":
-            approval = data.get("approval") or {}
-            amount = approval.get("approved_amount") or offer.get("cost")
-            text = f"Gesture approved: {gesture} ({amount} {offer.get('currency', '')}".rstrip() + ")"
-            if approval.get("decided_by"):
-                text += f", approved by {approval['decided_by']}"
-            text += "."
-            if approval.get("note"):
-                text += f"\nNote: {approval['note']}"
-            return Note(text + footer, ("cx-gesture-approved",))
-        text = f"Gesture given to the customer: {gesture} ({offer.get('cost')} {offer.get('currency', '')}".rstrip() + ")."
-        if offer.get("note"):
-            text += f"\nNote: {offer['note']}"
-        return Note(text + footer, ("cx-gesture-given",))
-    if event_type == "outcome.settled":
-        window = data.get("window") or {}
-        returned = bool(window.get("returned"))
-        days = window.get("days")
-        text = (
-            f"Recovery outcome after {days} days: the customer came back"
-            + (f" (revenue {window.get('revenue')})." if window.get("revenue") not in (None, "0", "0.00") else ".")
-            if returned
-            else f"Recovery outcome after {days} days: the customer has not come back."
-        )
-        return Note(text + footer, (f"cx-returned-{days}d" if returned else f"cx-not-returned-{days}d",))
-    return Note(f"CX Recovery: {event_type}" + footer)
+    write = _NOTE_WRITERS.get(event_type)
+    if write is None:
+        return Note(f"CX Recovery: {event_type}" + footer)
+    text, tags = write(data, complaint)
+    return Note(text + footer, tags)
+
+
+def _graded_note(data: Mapping[str, Any], complaint: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    grade = data.get("grade") or {}
+    to = grade.get("to") or complaint.get("grade") or "?"
+    lines = [f"CX Recovery graded this experience {str(to).upper()} (risk score {grade.get('score', complaint.get('risk_score'))})."]
+    if grade.get("from"):
+        lines[0] += f" It was {str(grade['from']).upper()}."
+    reasons = [r.get("text") for r in grade.get("reasons") or [] if isinstance(r, dict) and r.get("text")]
+    if reasons:
+        lines.append("Why:")
+        lines += [f"- {reason}" for reason in reasons]
+    return "\n".join(lines), (f"cx-{to}",)
+
+
+def _escalated_note(data: Mapping[str, Any], complaint: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    escalation = data.get("escalation") or {}
+    tier = escalation.get("tier") or complaint.get("tier")
+    text = f"Escalated to {_tier(tier)} in CX Recovery."
+    if escalation.get("reason"):
+        text += f"\nWhy: {escalation['reason']}"
+    if escalation.get("ack_due_at"):
+        text += f"\nTo be acknowledged by {escalation['ack_due_at']}."
+    return text, (f"cx-escalated-{tier}",)
+
+
+def _approved_note(data: Mapping[str, Any], complaint: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    offer = data.get("offer") or {}
+    gesture = (offer.get("gesture") or {}).get("title") or "a gesture"
+    approval = data.get("approval") or {}
+    amount = approval.get("approved_amount") or offer.get("cost")
+    text = f"Gesture approved: {gesture} ({amount} {offer.get('currency', '')}".rstrip() + ")"
+    if approval.get("decided_by"):
+        text += f", approved by {approval['decided_by']}"
+    text += "."
+    if approval.get("note"):
+        text += f"\nNote: {approval['note']}"
+    return text, ("cx-gesture-approved",)
+
+
+def _fulfilled_note(data: Mapping[str, Any], complaint: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    offer = data.get("offer") or {}
+    gesture = (offer.get("gesture") or {}).get("title") or "a gesture"
+    text = f"Gesture given to the customer: {gesture} ({offer.get('cost')} {offer.get('currency', '')}".rstrip() + ")."
+    if offer.get("note"):
+        text += f"\nNote: {offer['note']}"
+    return text, ("cx-gesture-given",)
+
+
+def _settled_note(data: Mapping[str, Any], complaint: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    window = data.get("window") or {}
+    returned = bool(window.get("returned"))
+    days = window.get("days")
+    if not returned:
+        return f"Recovery outcome after {days} days: the customer has not come back.", (f"cx-not-returned-{days}d",)
+    revenue = f" (revenue {window.get('revenue')})" if window.get("revenue") not in (None, "0", "0.00") else ""
+    return f"Recovery outcome after {days} days: the customer came back{revenue}.", (f"cx-returned-{days}d",)
+
+
+_NOTE_WRITERS = {
+    "complaint.graded": _graded_note,
+    "complaint.escalated": _escalated_note,
+    "approval.decided": _approved_note,
+    "offer.fulfilled": _fulfilled_note,
+    "outcome.settled": _settled_note,
+}
 
 
 def _html(text: str) -> str:

@@ -12,8 +12,8 @@ from recovery.models import CustomerActivity, OutcomeWindow
 from recovery.outcomes import services
 from tests.factories import CustomerFactory
 from tests.recovery.outcomes_factories import make_resolved_complaint, open_outcome, states
-from tickets import services as ticket_services
 from tickets.models import Customer, CustomerReference
+from tickets.services import customers as ticket_customers
 
 pytestmark = pytest.mark.django_db
 
@@ -241,7 +241,7 @@ def test_intake_resolves_a_batch_as_one_by_one_would():
 def test_intake_falls_back_to_one_by_one_when_a_concurrent_request_created_a_customer_first():
     from unittest import mock
 
-    with mock.patch.object(ticket_services, "_customers_create", return_value=None):
+    with mock.patch.object(ticket_customers, "_customers_create", return_value=None):
         services.activity_intake(
             items=[item(1, customer={"external_id": "A", "email": "a@example.com"}), item(2, customer={"external_id": "A"})],
             now=NOW,

@@ -84,17 +84,7 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str]) -> TicketChange |
     if event not in HANDLED:
         return None
     if event == "satisfaction.ratings":
-        conversation_id = id_text(payload.get("conversationId"))
-        rating = text(payload.get("rating"))
-        if not conversation_id or not rating:
-            return None
-        comments = text(payload.get("comments"))
-        return TicketChange(
-            event=event,
-            ticket_id=conversation_id,
-            satisfaction=f"{rating}: {comments}" if comments else rating,
-            reference_only=True,
-        )
+        return _rating(payload, event)
     conversation_id = id_text(payload.get("id"))
     if not conversation_id:
         return None
@@ -107,24 +97,7 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str]) -> TicketChange |
         key=lambda t: (text(t.get("createdAt")) or "", int(id_text(t.get("id")) or 0)),
         default=None,
     )
-    comment = None
-    if event in {"convo.customer.reply.created", "convo.agent.reply.created"}:
-        thread = _newest(threads, {"customer"} if event == "convo.customer.reply.created" else {"reply", "message"})
-        body = plain(thread.get("body")) if thread else ""
-        if thread and body:
-            comment = NewComment(
-                key=id_text(thread.get("id")) or hashlib.sha256(body.encode()).hexdigest()[:24],
-                body=body,
-                by_customer=event == "convo.customer.reply.created",
-            )
     source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
-    custom = {}
-    for field in payload.get("customFields") or []:
-        if isinstance(field, dict) and text(field.get("text") or field.get("value")):
-            value = str(field.get("text") or field.get("value")).strip()
-            for key in (field.get("name"), field.get("id")):
-                if text(key):
-                    custom[str(key).strip()] = value
     email = text(customer.get("email"))
     customer_id = id_text(customer.get("id"))
     return TicketChange(
@@ -136,7 +109,49 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str]) -> TicketChange |
         status_changed=event == "convo.status",
         channel=channel_from(source.get("type") or payload.get("type")),
         tags=tag_list(payload.get("tags")) if "tags" in payload else None,
-        custom_fields=custom,
+        custom_fields=_custom_fields(payload),
         requester=Requester(external_id=customer_id, email=email, name=name or None) if (email or customer_id) else None,
-        comment=comment,
+        comment=_comment(threads, event),
     )
+
+
+def _rating(payload: dict[str, Any], event: str) -> TicketChange | None:
+    """A satisfaction rating: it refers to a conversation we may know, and never creates one."""
+    conversation_id = id_text(payload.get("conversationId"))
+    rating = text(payload.get("rating"))
+    if not conversation_id or not rating:
+        return None
+    comments = text(payload.get("comments"))
+    return TicketChange(
+        event=event,
+        ticket_id=conversation_id,
+        satisfaction=f"{rating}: {comments}" if comments else rating,
+        reference_only=True,
+    )
+
+
+def _comment(threads: list[dict[str, Any]], event: str) -> NewComment | None:
+    """The reply the event announces: the newest customer thread, or the newest agent reply."""
+    if event not in {"convo.customer.reply.created", "convo.agent.reply.created"}:
+        return None
+    thread = _newest(threads, {"customer"} if event == "convo.customer.reply.created" else {"reply", "message"})
+    body = plain(thread.get("body")) if thread else ""
+    if not (thread and body):
+        return None
+    return NewComment(
+        key=id_text(thread.get("id")) or hashlib.sha256(body.encode()).hexdigest()[:24],
+        body=body,
+        by_customer=event == "convo.customer.reply.created",
+    )
+
+
+def _custom_fields(payload: dict[str, Any]) -> dict[str, str]:
+    """Custom fields by name and by id, so a mapping may name either."""
+    custom = {}
+    for field in payload.get("customFields") or []:
+        if isinstance(field, dict) and text(field.get("text") or field.get("value")):
+            value = str(field.get("text") or field.get("value")).strip()
+            for key in (field.get("name"), field.get("id")):
+                if text(key):
+                    custom[str(key).strip()] = value
+    return custom

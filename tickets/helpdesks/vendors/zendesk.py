@@ -114,29 +114,6 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str]) -> TicketChange |
         return None
     via = detail.get("via")
     requester_id = id_text(detail.get("requester_id"))
-    comment = None
-    if name == "comment_added" and isinstance(event.get("comment"), dict):
-        raw = event["comment"]
-        author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
-        body = plain(raw.get("body"))
-        if body:
-            by_customer = not _truthy(author.get("is_staff")) if "is_staff" in author else (
-                id_text(author.get("id")) == requester_id
-            )
-            comment = NewComment(
-                key=id_text(raw.get("id")) or hashlib.sha256(body.encode()).hexdigest()[:24],
-                body=body,
-                by_customer=by_customer,
-                public=_truthy(raw.get("is_public"), default=True),
-            )
-    custom = {}
-    if name == "custom_field_changed" and isinstance(event.get("custom_field"), dict):
-        current = event.get("current")
-        value = current.get("value") if isinstance(current, dict) else current
-        field = event["custom_field"]
-        for key in (field.get("id"), field.get("title")):
-            if text(key) and text(value):
-                custom[str(key).strip()] = str(value).strip()
     tags_event = event if name == "tags_changed" else {}
     return TicketChange(
         event=event_type,
@@ -150,10 +127,41 @@ def parse(payload: dict[str, Any], headers: Mapping[str, str]) -> TicketChange |
         tags=tag_list(detail.get("tags")) if "tags" in detail else None,
         tags_added=tag_list(tags_event.get("tags_added")),
         tags_removed=tag_list(tags_event.get("tags_removed")),
-        custom_fields=custom,
+        custom_fields=_custom_field(event) if name == "custom_field_changed" else {},
         requester=Requester(external_id=requester_id) if requester_id else None,
-        comment=comment,
+        comment=_comment(event, requester_id) if name == "comment_added" else None,
     )
+
+
+def _comment(event: dict[str, Any], requester_id: str | None) -> NewComment | None:
+    """The comment a comment_added event carries; the customer's when its author is not staff (or, without
+    is_staff, when the author is the requester)."""
+    raw = event.get("comment")
+    if not isinstance(raw, dict):
+        return None
+    author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
+    body = plain(raw.get("body"))
+    if not body:
+        return None
+    by_customer = not _truthy(author.get("is_staff")) if "is_staff" in author else (
+        id_text(author.get("id")) == requester_id
+    )
+    return NewComment(
+        key=id_text(raw.get("id")) or hashlib.sha256(body.encode()).hexdigest()[:24],
+        body=body,
+        by_customer=by_customer,
+        public=_truthy(raw.get("is_public"), default=True),
+    )
+
+
+def _custom_field(event: dict[str, Any]) -> dict[str, str]:
+    """The changed custom field's new value, by the field's id and by its title."""
+    field = event.get("custom_field")
+    if not isinstance(field, dict):
+        return {}
+    current = event.get("current")
+    value = current.get("value") if isinstance(current, dict) else current
+    return {str(key).strip(): str(value).strip() for key in (field.get("id"), field.get("title")) if text(key) and text(value)}
 
 
 def _truthy(value: Any, default: bool = False) -> bool:
