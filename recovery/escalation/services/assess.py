@@ -29,6 +29,7 @@ from django.utils import timezone
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import complaint_facts, grade_signals, hours_unanswered, time_horizon_hours
 from recovery.escalation.grading import Grade, GradeSignals, GradingConfig, grade_experience
 from recovery.escalation.rules import NOTIFY_ASSIGNEE, ComplaintFacts, Decision, Evaluation, RuleSpec, evaluate
 from recovery.escalation.services.common import (
@@ -121,11 +122,11 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     rules = ruleset.specs
     fired_before = frozenset(RuleFiring.objects.filter(complaint=complaint).values_list("rule_id", flat=True))
     repeat = sel.repeat_complaint_count(complaint)
-    hours = sel.hours_unanswered(complaint, clock, now)
+    hours = hours_unanswered(complaint, clock, now)
     comments = sel.customer_comment_texts(complaint)
-    signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments)
+    signals = grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments)
     grade = grade_experience(signals, config)
-    facts = sel.complaint_facts(
+    facts = complaint_facts(
         complaint,
         grade=grade.grade,
         score=grade.score,
@@ -149,7 +150,7 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
         acknowledgement_overdue=facts.acknowledgement_overdue and plan.tier == complaint.tier,
     )
     fired_after = fired_before | plan.fired
-    horizon = sel.time_horizon_hours(config, rules)
+    horizon = time_horizon_hours(config, rules)
     fingerprint = _fingerprint(signals, grade, after, evaluate(rules, after, fired_after), ruleset.digest, config, horizon)
     last = Assessment.objects.filter(complaint=complaint).order_by("-created_at", "-id").values_list("fingerprint", flat=True).first()
     if last == fingerprint and not plan.has_effects(complaint):

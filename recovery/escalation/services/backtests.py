@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from notifications.queue import enqueue_on_commit
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import complaint_facts, grade_signals, hours_unanswered
 from recovery.escalation.grading import GradingConfig, grade_experience
 from recovery.escalation.rules import ComplaintFacts, RuleSpec, RuleValidationError, evaluate, validate_rule
 from recovery.escalation.services.common import to_json
@@ -196,9 +197,9 @@ def _replay(
     tags = frozenset(complaint.tags or [])
 
     def facts_at(hours: float, tier: str, extra_tags: Iterable[str], response_h: float | None, resolution_h: float | None) -> ComplaintFacts:
-        signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat)
+        signals = grade_signals(complaint, hours=hours, repeat_count=repeat)
         grade = grade_experience(signals, config)
-        facts = sel.complaint_facts(complaint, grade=grade.grade, score=grade.score, hours=hours, repeat_count=repeat, now=now)
+        facts = complaint_facts(complaint, grade=grade.grade, score=grade.score, hours=hours, repeat_count=repeat, now=now)
         return replace(
             facts,
             status=Status.NEW,  # before its first response a complaint is new
@@ -211,7 +212,7 @@ def _replay(
     first_run = evaluate(rules, facts_at(0.0, Tier.FRONTLINE, (), None, None))
     first = first_run.decision
     matched = {(t.rule_id, t.name) for t in first_run.matched}
-    hours = sel.hours_unanswered(complaint, None, now)
+    hours = hours_unanswered(complaint, None, now)
     if hours <= 0:
         return first.target_tier, matched
     later_run = evaluate(

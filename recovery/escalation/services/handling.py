@@ -16,6 +16,7 @@ from notifications.models import Notification
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import CLOCK_RUNNING_STATUSES
 from recovery.escalation.services.common import (
     RESPONSE_NEAR,
     EscalationConflict,
@@ -235,7 +236,7 @@ def escalation_reminders_send(*, now: datetime | None = None) -> int:
 def _responses_due_soon(now: datetime) -> Iterable[Complaint]:
     return (
         Complaint.objects.filter(
-            status__in=sel.CLOCK_RUNNING_STATUSES,
+            status__in=CLOCK_RUNNING_STATUSES,
             first_response_at__isnull=True,
             assignee__isnull=False,
             assignee__is_active=True,
