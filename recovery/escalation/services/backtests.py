@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.queue import enqueue_on_commit
@@ -130,15 +131,7 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     start = now - timedelta(days=run.days)
     complaints = Complaint.objects.filter(created_at__gte=start, created_at__lte=now).select_related("customer")
     total = complaints.count()
-    history: dict[int, list[datetime]] = defaultdict(list)
-    for customer_id, created in (
-        Complaint.objects.filter(
-            customer_id__in=complaints.values("customer_id"), created_at__gte=start - sel.REPEAT_WINDOW
-        )
-        .order_by("created_at")
-        .values_list("customer_id", "created_at")
-    ):
-        history[customer_id].append(created)
+    history = _complaint_times(complaints, since=start - sel.REPEAT_WINDOW)
 
     # Every tier, frontline too: what stays at the front line is the share the rules leave alone.
     empty = {t: 0 for t in TIERS}
@@ -150,8 +143,7 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     changed: list[dict[str, Any]] = []
     changed_count = 0
     for done, complaint in enumerate(complaints.order_by("created_at", "id").iterator(chunk_size=BACKTEST_CHUNK), start=1):
-        times = history[complaint.customer_id]
-        repeat = bisect_left(times, complaint.created_at) - bisect_left(times, complaint.created_at - sel.REPEAT_WINDOW)
+        repeat = _repeats_before(history[complaint.customer_id], complaint.created_at)
         replays = {label: _replay(complaint, rules, config, repeat, now) for label, rules in
                    (("current", current), ("candidate", candidate))}
         outcome = {label: tier for label, (tier, _) in replays.items()}
@@ -182,6 +174,24 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
         "current_rules": [r.name for r in current],
         "candidate_rules": [r.name for r in candidate if r.active],
     }
+
+
+def _complaint_times(complaints: QuerySet[Complaint], *, since: datetime) -> dict[int, list[datetime]]:
+    """When each of these complaints' customers logged a complaint since then, in order: one query, so a
+    complaint's repeats in the window before it are two bisections, not a query each."""
+    history: dict[int, list[datetime]] = defaultdict(list)
+    for customer_id, created in (
+        Complaint.objects.filter(customer_id__in=complaints.values("customer_id"), created_at__gte=since)
+        .order_by("created_at")
+        .values_list("customer_id", "created_at")
+    ):
+        history[customer_id].append(created)
+    return history
+
+
+def _repeats_before(times: list[datetime], created: datetime) -> int:
+    """How many of the customer's complaints (`times`, in order) came in the repeat window before this one."""
+    return bisect_left(times, created) - bisect_left(times, created - sel.REPEAT_WINDOW)
 
 
 def _escalates(rule: RuleSpec) -> bool:
