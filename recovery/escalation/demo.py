@@ -123,11 +123,11 @@ def _acknowledge_in_time(complaints: list[Complaint], rng: random.Random) -> Non
     for escalation in waiting[1:]:
         moment = escalation.created_at + timedelta(minutes=rng.randint(15, 180))
         started = timezone.now()
-        services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=lead), note=ACK_NOTE)
-        Escalation.objects.filter(pk=escalation.pk).update(acknowledged_at=moment)
+        services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=lead), note=ACK_NOTE, now=moment)
+        # Date its event to that moment too, as the replay does (a timeline row is stamped when it is written).
         TimelineEvent.objects.filter(
             complaint_id=escalation.complaint_id, kind=TimelineEvent.Kind.ACKNOWLEDGED, created_at__gte=started
-        ).update(created_at=moment, message=f"Acknowledged the escalation to a team lead: {ACK_NOTE}")
+        ).update(created_at=moment)
 
 
 ACK_NOTE = "Seen; the team has it in hand."

@@ -1,4 +1,5 @@
-"""Browser forms of escalation: a rule (conditions and actions as JSON), the grading settings, a backtest.
+"""Browser forms of escalation: a rule (conditions and actions as JSON) with its help and the rule builder's
+catalogue, the grading settings, a backtest.
 
 The forms only parse JSON and put the pure validators' messages next to the right field; the services
 validate again before saving, so the API and the admin refuse the same rules.
@@ -13,8 +14,19 @@ from typing import Any
 from django import forms
 
 from recovery.escalation.grading import GradingConfig, GradingConfigError
-from recovery.escalation.rules import RuleValidationError, validate_rule
+from recovery.escalation.rules import (
+    ACTION_TYPES,
+    FIELDS,
+    NOTIFY_ASSIGNEE,
+    NOTIFY_ESCALATION_TIER,
+    NOTIFY_TARGETS,
+    TAG_MAX_LENGTH,
+    RuleValidationError,
+    validate_rule,
+)
 from recovery.escalation.services import BACKTEST_MAX_DAYS
+from recovery.vocabulary import PRIORITIES, TIERS
+from tickets.models import Cause, Channel, Grade, Status, Tier
 
 _PATH = re.compile(r"^(conditions|actions)\[(\d+)\](?:\.(\w+))?$")
 _RULE_PATH = re.compile(r"^rules\[(\d+)\]\.(.+)$")
@@ -103,6 +115,95 @@ class RuleForm(forms.Form):
         """The validated rule, ready for rule_create / rule_update."""
         assert self.spec_data is not None
         return {k: v for k, v in self.spec_data.items() if k != "id"}
+
+
+# --- the rule form's help and the rule builder's catalogue ---------------------------------------
+
+
+# How the rule builder words each operator; rules store the codes.
+_OPERATOR_LABELS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "gt": "is above",
+    "gte": "is at least",
+    "lt": "is below",
+    "lte": "is at most",
+    "contains": "includes",
+}
+
+# What each action's value is: one of some choices, a number of hours, a tag, or nothing.
+_ACTION_VALUES: dict[str, dict[str, Any]] = {
+    "escalate": {"label": "Escalate to", "value": "choice", "choices": TIERS[1:]},
+    "escalate_one_tier": {"label": "Escalate one tier up", "value": "none"},
+    "set_response_deadline": {"label": "Respond within", "value": "hours", "example": 4},
+    "set_resolution_deadline": {"label": "Resolve within", "value": "hours", "example": 72},
+    "notify": {"label": "Notify", "value": "choice", "choices": NOTIFY_TARGETS},
+    "tag": {"label": "Add the tag", "value": "tag", "example": "vip", "max_length": TAG_MAX_LENGTH},
+    "require_approval": {"label": "Require approval by", "value": "choice", "choices": TIERS},
+    "set_priority": {"label": "Set priority to", "value": "choice", "choices": PRIORITIES},
+}
+
+_CHOICE_LABELS: dict[str, str] = {
+    **dict(Grade.choices),
+    **dict(Cause.choices),
+    **dict(Channel.choices),
+    **dict(Status.choices),
+    **dict(Tier.choices),
+    NOTIFY_ASSIGNEE: "The assignee",
+    NOTIFY_ESCALATION_TIER: "The tier it is escalated to",
+}
+
+
+def _labelled(codes: tuple[str, ...]) -> list[list[str]]:
+    return [[code, _CHOICE_LABELS.get(code, code.replace("_", " ").capitalize())] for code in codes]
+
+
+def _catalogue() -> dict[str, Any]:
+    """What a rule can test and do, from recovery.escalation.rules: the rule builder's JSON and the reference tables' source.
+    Every action type needs an entry in _ACTION_VALUES (the rule builder tests check)."""
+    fields = {
+        name: {"label": spec.label, "kind": spec.kind, "operators": spec.operators, "choices": _labelled(spec.choices)}
+        for name, spec in FIELDS.items()
+    }
+    actions = {}
+    for kind in ACTION_TYPES:
+        spec = _ACTION_VALUES[kind]
+        actions[kind] = {**spec, "choices": _labelled(spec.get("choices", ()))}
+    return {"operators": _OPERATOR_LABELS, "fields": fields, "actions": actions}
+
+
+def _action_value_help(spec: dict[str, Any]) -> str:
+    match spec["value"]:
+        case "choice":
+            return " | ".join(code for code, _ in spec["choices"])
+        case "none":
+            return "(no value)"
+        case "hours":
+            return f"hours, e.g. {spec['example']}"
+    return f"a tag, e.g. {spec['example']}"
+
+
+def rule_form_help() -> dict[str, Any]:
+    """What the rule form's help lists (fields with their operators and values, and the actions), and the same
+    catalogue as JSON for the rule builder."""
+    catalogue = _catalogue()
+    fields = [
+        {
+            "name": name,
+            "label": spec.label,
+            "kind": spec.kind,
+            "operators": ", ".join(spec.operators),
+            "choices": ", ".join(spec.choices),
+        }
+        for name, spec in FIELDS.items()
+    ]
+    actions = [{"type": kind, "value": _action_value_help(spec)} for kind, spec in catalogue["actions"].items()]
+    return {"fields": fields, "actions": actions, "catalogue": catalogue}
+
+
+# --- grading settings and backtests ----------------------------------------------------------------
 
 
 class GradingSettingsForm(forms.Form):

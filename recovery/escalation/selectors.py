@@ -1,8 +1,7 @@
-"""Reads for grading and escalation: the effective config and rules, what a complaint looks like to them,
-the escalation inbox, and the sets of complaints the SLA sweep must look at.
+"""Reads for grading and escalation: the effective config and rules, the rows a complaint's grading needs, the
+escalation inbox, the sets of complaints the SLA sweep must look at, and backtests.
 
-The signal and fact builders are plain functions of already-loaded rows, so the assessment service,
-the backtest and the panel describe a complaint the same way.
+What a complaint looks like to grading and rules, built from these rows, is the pure facts.py.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,19 +17,16 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet
 
-from recovery.escalation.grading import DEFAULT_CONFIG, GradeSignals, GradingConfig, GradingConfigError
-from recovery.escalation.rules import ComplaintFacts, RuleSpec, RuleValidationError, validate_rule
-from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule, GradingSettings, SlaClock
+from recovery.escalation.facts import CLOCK_RUNNING_STATUSES, time_horizon_hours
+from recovery.escalation.grading import DEFAULT_CONFIG, GradingConfig, GradingConfigError
+from recovery.escalation.rules import RuleSpec, RuleValidationError, validate_rule
+from recovery.models import Assessment, BacktestRun, Escalation, EscalationRule, GradingSettings
 from recovery.vocabulary import TIERS
-from tickets.models import OPEN_STATUSES, Channel, Complaint, Status, TimelineEvent
+from tickets.models import OPEN_STATUSES, Complaint, TimelineEvent
 
 logger = logging.getLogger(__name__)
 
 REPEAT_WINDOW = timedelta(days=90)
-# Tags an agent adds when the customer threatens a lawyer, the press or a regulator; they force *ugly*.
-LEGAL_OR_MEDIA_TAGS = frozenset({"legal", "legal-threat", "lawyer", "media", "media-threat", "press"})
-# The statuses whose SLA clock runs. waiting_on_customer pauses it; resolved/closed stop it.
-CLOCK_RUNNING_STATUSES = (Status.NEW, Status.IN_PROGRESS)
 
 # Sweep bounds: a run never selects more than this many complaints per kind of work.
 SWEEP_DUE_LIMIT = 10_000
@@ -148,44 +143,7 @@ def rule_specs(*, active_only: bool = True) -> list[RuleSpec]:
     return list(rule_set(active_only=active_only).specs)
 
 
-def time_horizon_hours(config: GradingConfig, rules: Sequence[RuleSpec]) -> float:
-    """Hours without a response after which neither the grade nor any rule can change with time alone."""
-    horizon = config.ignored_after_hours
-    if config.points_per_hour_unanswered > 0:
-        horizon = max(horizon, config.unanswered_points_cap / config.points_per_hour_unanswered)
-    for rule in rules:
-        for condition in rule.conditions:
-            if condition.field == "hours_unanswered":
-                values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-                horizon = max(horizon, *(float(v) for v in values))
-    return horizon + 1
-
-
-# --- what a complaint looks like to grading and rules ------------------------------------------
-
-
-def paused_seconds(clock: SlaClock | None, now: datetime) -> float:
-    """Seconds the SLA clock has stood still, including a pause still running."""
-    if clock is None:
-        return 0.0
-    running = (now - clock.paused_at).total_seconds() if clock.paused_at else 0.0
-    return clock.paused_seconds + max(0.0, running)
-
-
-def hours_unanswered(complaint: Complaint, clock: SlaClock | None, now: datetime) -> float:
-    """Hours from logging to the first response (or to now), minus time the clock was paused.
-
-    A resolved or closed complaint that never got a response stops counting when it was resolved.
-    """
-    end = complaint.first_response_at or complaint.resolved_at or complaint.closed_at or now
-    end = min(end, now)
-    seconds = (end - complaint.created_at).total_seconds()
-    if complaint.first_response_at is None:
-        # With today's transition table a pause always starts after the first response (leaving `new`
-        # stamps it), so this only matters for data written by other means.
-        seconds -= paused_seconds(clock, now)
-    return max(0.0, seconds / 3600)
-
+# --- the rows a complaint's grading reads ----------------------------------------------------------
 
 def repeat_complaint_count(complaint: Complaint) -> int:
     """Earlier complaints by the same customer within 90 days before this one."""
@@ -198,20 +156,6 @@ def repeat_complaint_count(complaint: Complaint) -> int:
         .exclude(pk=complaint.pk)
         .count()
     )
-
-
-def is_public_post(complaint: Complaint) -> bool:
-    """A complaint on the social channel that the agent marked as public (or threatening to be).
-
-    The social channel also carries private messages, so the channel alone is not enough; a public
-    post with a small audience still forces *ugly* because anyone can see it.
-    """
-    return complaint.channel == Channel.SOCIAL and complaint.threatens_public
-
-
-def has_legal_or_media_threat(tags: Iterable[str]) -> bool:
-    return any(str(tag).strip().lower() in LEGAL_OR_MEDIA_TAGS for tag in tags)
-
 
 # The customer's latest comments that grading reads; older ones rarely change the picture.
 CUSTOMER_COMMENT_LIMIT = 50
@@ -230,54 +174,6 @@ def customer_comment_texts(complaint: Complaint) -> list[str]:
     )
     return [str(data.get("body") or "") for data in rows if isinstance(data, dict)]
 
-
-def complaint_texts(complaint: Complaint, comments: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
-    """The customer's words that grading searches for phrases: subject, description, then their comments."""
-    texts = [("subject", complaint.subject or ""), ("description", complaint.description or "")]
-    texts.extend(("comment", body) for body in comments if body)
-    return tuple(texts)
-
-
-def grade_signals(
-    complaint: Complaint, *, hours: float, repeat_count: int, comments: Sequence[str] = ()
-) -> GradeSignals:
-    """What grading knows of the complaint. `comments`: the customer's later messages (customer_comment_texts);
-    callers grading many complaints at once may leave them out and grade on subject and description."""
-    customer = complaint.customer
-    return GradeSignals(
-        cause=complaint.cause,
-        severity=complaint.severity,
-        lifetime_value=customer.lifetime_value,
-        social_reach=customer.social_reach,
-        threatens_public=complaint.threatens_public,
-        says_wont_return=complaint.says_wont_return,
-        public_post=is_public_post(complaint),
-        legal_or_media_threat=has_legal_or_media_threat(complaint.tags or []),
-        repeat_complaints_90d=repeat_count,
-        hours_unanswered=hours,
-        monetary_loss=complaint.monetary_loss,
-        currency=complaint.currency,
-        texts=complaint_texts(complaint, comments),
-    )
-
-
-def response_overdue(complaint: Complaint, now: datetime) -> bool:
-    return (
-        complaint.status in CLOCK_RUNNING_STATUSES
-        and complaint.first_response_at is None
-        and complaint.response_due_at is not None
-        and complaint.response_due_at <= now
-    )
-
-
-def resolution_overdue(complaint: Complaint, now: datetime) -> bool:
-    return (
-        complaint.status in CLOCK_RUNNING_STATUSES
-        and complaint.resolution_due_at is not None
-        and complaint.resolution_due_at <= now
-    )
-
-
 def open_escalation_ack_due(complaint: Complaint) -> datetime | None:
     """When the complaint's open (unacknowledged) escalation must be acknowledged by, if it has one."""
     return (
@@ -285,44 +181,6 @@ def open_escalation_ack_due(complaint: Complaint) -> datetime | None:
         .values_list("ack_due_at", flat=True)
         .first()
     )
-
-
-def acknowledgement_overdue(complaint: Complaint, ack_due_at: datetime | None, now: datetime) -> bool:
-    """The open escalation's deadline passed unacknowledged; like the response clock, it pauses while waiting."""
-    return complaint.status in CLOCK_RUNNING_STATUSES and ack_due_at is not None and ack_due_at <= now
-
-
-def complaint_facts(
-    complaint: Complaint,
-    *,
-    grade: str | None,
-    score: int | None,
-    hours: float,
-    repeat_count: int,
-    now: datetime,
-    ack_due_at: datetime | None = None,
-) -> ComplaintFacts:
-    customer = complaint.customer
-    return ComplaintFacts(
-        grade=grade,
-        score=score,
-        cause=complaint.cause,
-        severity=complaint.severity,
-        channel=complaint.channel,
-        lifetime_value=customer.lifetime_value,
-        social_reach=customer.social_reach,
-        repeat=repeat_count > 0,
-        hours_unanswered=hours,
-        status=complaint.status,
-        tier=complaint.tier,
-        tags=frozenset(complaint.tags or []),
-        threatens_public=complaint.threatens_public,
-        says_wont_return=complaint.says_wont_return,
-        response_overdue=response_overdue(complaint, now),
-        resolution_overdue=resolution_overdue(complaint, now),
-        acknowledgement_overdue=acknowledgement_overdue(complaint, ack_due_at, now),
-    )
-
 
 # --- assessments -------------------------------------------------------------------------------
 

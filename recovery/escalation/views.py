@@ -20,27 +20,17 @@ from django.views.decorators.http import require_POST
 
 from recovery import formatting
 from recovery.escalation import selectors, services
-from recovery.escalation.forms import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty
+from recovery.escalation.forms import BacktestForm, GradingSettingsForm, NoteForm, RuleForm, pretty, rule_form_help
 from recovery.escalation.grading import GradingConfig
-from recovery.escalation.rules import (
-    ACTION_TYPES,
-    FIELDS,
-    NOTIFY_ASSIGNEE,
-    NOTIFY_ESCALATION_TIER,
-    NOTIFY_TARGETS,
-    TAG_MAX_LENGTH,
-)
 from recovery.models import EscalationRule
-from recovery.vocabulary import PRIORITIES, TIERS
 from tickets.actors import ActorRef
 from tickets.errors import DomainError
-from tickets.models import Cause, Channel, Grade, Role, Status, Tier
+from tickets.models import Role, Tier
 from tickets.permissions import role_at_least, role_required, user_tier
 
 # A person works an inbox from the top (soonest due first); the page shows what they can act on, and the count says
 # how many wait in all. 50 rows keep the page well under 150 ms to render at any size of the backlog.
 INBOX_LIMIT = 50
-
 
 
 def _can_edit_rules(request: HttpRequest) -> bool:
@@ -175,91 +165,8 @@ def _executive_warning(executive: int, complaints: int) -> dict[str, Any]:
     return {"executive_share": share, "executive_limit": limit, "executive_too_many": share is not None and share > limit}
 
 
-# How the rule builder words each operator; rules store the codes.
-_OPERATOR_LABELS = {
-    "eq": "is",
-    "ne": "is not",
-    "in": "is one of",
-    "not_in": "is none of",
-    "gt": "is above",
-    "gte": "is at least",
-    "lt": "is below",
-    "lte": "is at most",
-    "contains": "includes",
-}
-
-# What each action's value is: one of some choices, a number of hours, a tag, or nothing.
-_ACTION_VALUES: dict[str, dict[str, Any]] = {
-    "escalate": {"label": "Escalate to", "value": "choice", "choices": TIERS[1:]},
-    "escalate_one_tier": {"label": "Escalate one tier up", "value": "none"},
-    "set_response_deadline": {"label": "Respond within", "value": "hours", "example": 4},
-    "set_resolution_deadline": {"label": "Resolve within", "value": "hours", "example": 72},
-    "notify": {"label": "Notify", "value": "choice", "choices": NOTIFY_TARGETS},
-    "tag": {"label": "Add the tag", "value": "tag", "example": "vip", "max_length": TAG_MAX_LENGTH},
-    "require_approval": {"label": "Require approval by", "value": "choice", "choices": TIERS},
-    "set_priority": {"label": "Set priority to", "value": "choice", "choices": PRIORITIES},
-}
-
-_CHOICE_LABELS: dict[str, str] = {
-    **dict(Grade.choices),
-    **dict(Cause.choices),
-    **dict(Channel.choices),
-    **dict(Status.choices),
-    **dict(Tier.choices),
-    NOTIFY_ASSIGNEE: "The assignee",
-    NOTIFY_ESCALATION_TIER: "The tier it is escalated to",
-}
-
-
-def _labelled(codes: tuple[str, ...]) -> list[list[str]]:
-    return [[code, _CHOICE_LABELS.get(code, code.replace("_", " ").capitalize())] for code in codes]
-
-
-def _catalogue() -> dict[str, Any]:
-    """What a rule can test and do, from recovery.escalation.rules: the rule builder's JSON and the reference tables' source.
-    Every action type needs an entry in _ACTION_VALUES (the view tests check)."""
-    fields = {
-        name: {"label": spec.label, "kind": spec.kind, "operators": spec.operators, "choices": _labelled(spec.choices)}
-        for name, spec in FIELDS.items()
-    }
-    actions = {}
-    for kind in ACTION_TYPES:
-        spec = _ACTION_VALUES[kind]
-        actions[kind] = {**spec, "choices": _labelled(spec.get("choices", ()))}
-    return {"operators": _OPERATOR_LABELS, "fields": fields, "actions": actions}
-
-
-def _action_value_help(spec: dict[str, Any]) -> str:
-    match spec["value"]:
-        case "choice":
-            return " | ".join(code for code, _ in spec["choices"])
-        case "none":
-            return "(no value)"
-        case "hours":
-            return f"hours, e.g. {spec['example']}"
-    return f"a tag, e.g. {spec['example']}"
-
-
-def _reference() -> dict[str, Any]:
-    """What the rule form's help lists (fields with their operators and values, and the actions), and the same
-    catalogue as JSON for the rule builder."""
-    catalogue = _catalogue()
-    fields = [
-        {
-            "name": name,
-            "label": spec.label,
-            "kind": spec.kind,
-            "operators": ", ".join(spec.operators),
-            "choices": ", ".join(spec.choices),
-        }
-        for name, spec in FIELDS.items()
-    ]
-    actions = [{"type": kind, "value": _action_value_help(spec)} for kind, spec in catalogue["actions"].items()]
-    return {"fields": fields, "actions": actions, "catalogue": catalogue}
-
-
 def _rule_page(request: HttpRequest, form: RuleForm, rule: EscalationRule | None) -> HttpResponse:
-    return _render(request, "recovery/escalation_rule_form.html", {"form": form, "rule": rule, **_reference()})
+    return _render(request, "recovery/escalation_rule_form.html", {"form": form, "rule": rule, **rule_form_help()})
 
 
 def _backtest_with(form: RuleForm, rule: EscalationRule | None, request: HttpRequest) -> HttpResponse:

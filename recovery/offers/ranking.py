@@ -305,6 +305,37 @@ def equipoise_band(
     return {code: (1 - _EXPLORE_SHARE) * weights[code] / total + even for code in members}
 
 
+_Scored = tuple[float, float, GestureSpec, tuple[str, ...], dict[str, float]]  # score, sd, gesture, reasons, parts
+
+
+def _scored(
+    gestures: Iterable[GestureSpec], context: ComplaintContext, learned: LearnedRates | None
+) -> tuple[list[_Scored], list[Exclusion]]:
+    """Each gesture that fits the complaint with its score, and why each of the others is out."""
+    scored: list[_Scored] = []
+    excluded: list[Exclusion] = []
+    for gesture in gestures:
+        exclusion = _exclusion(gesture, context)
+        if exclusion is not None:
+            excluded.append(exclusion)
+            continue
+        score, sd, reasons, components = _score(gesture, context, learned)
+        scored.append((score, sd, gesture, reasons, components))
+    return scored, excluded
+
+
+def _draw(codes_by_score: list[str], chances: dict[str, float], rng: random.Random) -> str | None:
+    """One uniform draw against the cumulative chances, in score order: repeatable for a seed."""
+    point, cumulative, chosen = rng.random(), 0.0, None
+    for code in codes_by_score:
+        if code in chances:
+            cumulative += chances[code]
+            chosen = code
+            if point < cumulative:
+                break
+    return chosen
+
+
 def rank_gestures(
     gestures: Iterable[GestureSpec],
     context: ComplaintContext,
@@ -322,30 +353,14 @@ def rank_gestures(
     with those propensities (pass a seeded `random.Random` for a repeatable draw); the rest follow by
     score. Deterministic for the same inputs.
     """
-    scored: list[tuple[float, float, GestureSpec, tuple[str, ...], dict[str, float]]] = []
-    excluded: list[Exclusion] = []
-    for gesture in gestures:
-        exclusion = _exclusion(gesture, context)
-        if exclusion is not None:
-            excluded.append(exclusion)
-            continue
-        score, sd, reasons, components = _score(gesture, context, learned)
-        scored.append((score, sd, gesture, reasons, components))
-
+    scored, excluded = _scored(gestures, context, learned)
     scored.sort(key=lambda item: (-item[0], item[2].code))
     chances = equipoise_band(
         [(g.code, score, sd) for score, sd, g, _, _ in scored], band_points=band_points, equivalent=equivalent
     )
     randomised = False
     if rng is not None and len(chances) > 1:
-        # One uniform draw against the cumulative chances, in score order: repeatable for a seed.
-        point, cumulative, chosen = rng.random(), 0.0, None
-        for _, _, g, _, _ in scored:
-            if g.code in chances:
-                cumulative += chances[g.code]
-                chosen = g.code
-                if point < cumulative:
-                    break
+        chosen = _draw([g.code for _, _, g, _, _ in scored], chances, rng)
         scored.sort(key=lambda item: item[2].code != chosen)  # stable: the rest keep score order
         randomised = True
     band = tuple(g.code for _, _, g, _, _ in sorted(scored, key=lambda item: (-item[0], item[2].code)) if g.code in chances)

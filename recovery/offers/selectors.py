@@ -206,18 +206,7 @@ class SuggestionView:
 def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) -> SuggestionView:
     """Rank the active playbook for this complaint. Six queries; writes nothing (logging is a service)."""
     now = now or timezone.now()
-    customer = complaint.customer
-    grade = complaint.grade or UNGRADED_AS
-    context = ComplaintContext(
-        cause=complaint.cause,
-        grade=grade,
-        monetary_loss=complaint.monetary_loss,
-        lifetime_value=customer.lifetime_value,
-        received_gesture_counts_past_year=received_gesture_counts(customer_id=customer.pk, now=now),
-        ever_offered=ever_offered_gestures(customer_id=customer.pk),
-        budget=None,
-        currency=complaint.currency,
-    )
+    context = _ranking_context(complaint, now)
     gestures = list(Gesture.objects.filter(active=True).order_by("code"))
     specs = playbook_specs(gestures)
     seed = suggestion_seed(complaint_id=complaint.pk, now=now)
@@ -231,7 +220,39 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
         band_points=settings.RECOVERY_EQUIPOISE_POINTS,
         equivalent=equivalence_groups(gestures),
     )
-    # A gesture already in flight on this complaint is not suggested again.
+    ranked, excluded = _without_in_flight(complaint, ranking)
+    return SuggestionView(
+        complaint=complaint,
+        context=context,
+        ranked=tuple(ranked),
+        excluded=tuple(excluded),
+        specs={spec.code: spec for spec in specs},
+        scripts={gesture.code: gesture.script for gesture in gestures},
+        graded=bool(complaint.grade),
+        seed=seed,
+        # An open offer taking first place out of the list leaves the draw unlogged-as-shown.
+        randomised=ranking.randomised and bool(ranked) and ranked[0].gesture_code == ranking.suggestions[0].gesture_code,
+    )
+
+
+def _ranking_context(complaint: Complaint, now: datetime) -> ComplaintContext:
+    """What ranking knows of the complaint and its customer (an ungraded complaint ranks as UNGRADED_AS)."""
+    customer = complaint.customer
+    return ComplaintContext(
+        cause=complaint.cause,
+        grade=complaint.grade or UNGRADED_AS,
+        monetary_loss=complaint.monetary_loss,
+        lifetime_value=customer.lifetime_value,
+        received_gesture_counts_past_year=received_gesture_counts(customer_id=customer.pk, now=now),
+        ever_offered=ever_offered_gestures(customer_id=customer.pk),
+        budget=None,
+        currency=complaint.currency,
+    )
+
+
+def _without_in_flight(complaint: Complaint, ranking: Ranking) -> tuple[list[Suggestion], list[Exclusion]]:
+    """The ranking renumbered without the gestures already in flight on this complaint, which are not suggested
+    again: they join the exclusions."""
     in_flight = dict(
         Offer.objects.filter(complaint=complaint, status__in=IN_FLIGHT_STATUSES).values_list("gesture__code", "status")
     )
@@ -247,18 +268,7 @@ def complaint_suggestions(*, complaint: Complaint, now: datetime | None = None) 
                     suggestion.gesture_id, suggestion.gesture_code, "open_offer", f"Already offered here ({label})"
                 )
             )
-    return SuggestionView(
-        complaint=complaint,
-        context=context,
-        ranked=tuple(ranked),
-        excluded=tuple(excluded),
-        specs={spec.code: spec for spec in specs},
-        scripts={gesture.code: gesture.script for gesture in gestures},
-        graded=bool(complaint.grade),
-        seed=seed,
-        # An open offer taking first place out of the list leaves the draw unlogged-as-shown.
-        randomised=ranking.randomised and bool(ranked) and ranked[0].gesture_code == ranking.suggestions[0].gesture_code,
-    )
+    return ranked, excluded
 
 
 # --- offers -------------------------------------------------------------------------------------

@@ -177,30 +177,10 @@ class ActivityViewSet(viewsets.ViewSet):
         return idempotent(request, lambda: self._intake(request))
 
     def _intake(self, request) -> Response:
-        body = request.data
-        if isinstance(body, dict) and "events" in body:
-            items, single = body["events"], False
-            if not isinstance(items, list):
-                return _bad_request("'events' must be a list of activity objects.", {"events": ["Expected a list."]})
-            if not items:
-                return _bad_request("'events' is empty: send at least one activity.", {"events": ["Empty list."]})
-            if len(items) > services.MAX_BATCH:
-                return _bad_request(
-                    f"Send at most {services.MAX_BATCH:,} activities per request; this one has {len(items):,}. "
-                    "Split the batch: nothing was stored.",
-                    {"events": [f"At most {services.MAX_BATCH} items."]},
-                )
-            not_objects = {f"events[{i}]": ["Expected an object."] for i, item in enumerate(items) if not isinstance(item, dict)}
-            if not_objects:
-                return _bad_request("Each item of 'events' must be an activity object; nothing was stored.", not_objects)
-        elif isinstance(body, dict):
-            items, single = [body], True
-            wrong_types = activity_type_errors(body)
-            if wrong_types:
-                return _bad_request("The activity was rejected; nothing was stored.", wrong_types)
-        else:
-            return _bad_request("Send a JSON object: one activity, or {\"events\": [...]}.")
-
+        parsed = _intake_items(request.data)
+        if isinstance(parsed, Response):
+            return parsed
+        items, single = parsed
         result = services.activity_intake(items=items)
         summary: dict[str, Any] = {
             "accepted": result.accepted,
@@ -229,6 +209,34 @@ class ActivityViewSet(viewsets.ViewSet):
             return Response(summary, status=207)
         summary["message"] = f"{result.accepted} new, {result.duplicates} already known."
         return Response(summary, status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK)
+
+
+def _intake_items(body: Any) -> tuple[list[Any], bool] | Response:
+    """The activities of the request (one, or a batch under "events") and whether it sent just one; or the 400
+    answer when the request's shape is wrong (nothing is stored then)."""
+    if isinstance(body, dict) and "events" in body:
+        items, single = body["events"], False
+        if not isinstance(items, list):
+            return _bad_request("'events' must be a list of activity objects.", {"events": ["Expected a list."]})
+        if not items:
+            return _bad_request("'events' is empty: send at least one activity.", {"events": ["Empty list."]})
+        if len(items) > services.MAX_BATCH:
+            return _bad_request(
+                f"Send at most {services.MAX_BATCH:,} activities per request; this one has {len(items):,}. "
+                "Split the batch: nothing was stored.",
+                {"events": [f"At most {services.MAX_BATCH} items."]},
+            )
+        not_objects = {f"events[{i}]": ["Expected an object."] for i, item in enumerate(items) if not isinstance(item, dict)}
+        if not_objects:
+            return _bad_request("Each item of 'events' must be an activity object; nothing was stored.", not_objects)
+    elif isinstance(body, dict):
+        items, single = [body], True
+        wrong_types = activity_type_errors(body)
+        if wrong_types:
+            return _bad_request("The activity was rejected; nothing was stored.", wrong_types)
+    else:
+        return _bad_request("Send a JSON object: one activity, or {\"events\": [...]}.")
+    return items, single
 
 
 def _bad_request(message: str, fields: dict[str, list[str]] | None = None) -> Response:

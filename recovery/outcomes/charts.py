@@ -154,32 +154,7 @@ def gesture_chart(gestures: Sequence[Mapping[str, Any]], *, width: int = 640, ro
     plot_w = width - left - right
     rows = []
     for index, gesture in enumerate(gestures):
-        rate = gesture["offered"]
-        y = top + row * index
-        label = gesture["label"] if len(gesture["label"]) <= 28 else gesture["label"][:27] + "…"
-        mid = y + row / 2
-        item: dict[str, Any] = {
-            "y": y,
-            "bar_y": y + 6,
-            "mid": mid,
-            "cap_top": mid - 5,
-            "cap_bottom": mid + 5,
-            "text_y": mid + 4,
-            "label": label,
-            "n": f"n={rate['customers']:,}",
-            "thin": rate["customers"] < MIN_N,
-            "title": describe(gesture["label"], rate),
-        }
-        if rate["rate"] is not None:
-            item.update(
-                {
-                    "w": round(plot_w * rate["rate"], 1),
-                    "low_x": round(left + plot_w * rate["low"], 1),
-                    "high_x": round(left + plot_w * rate["high"], 1),
-                    "pct": _pct(rate["rate"]),
-                }
-            )
-        rows.append(item)
+        rows.append(_gesture_row(gesture, y=top + row * index, row=row, left=left, plot_w=plot_w))
     height = top * 2 + row * max(len(gestures), 1) + 18
     return {
         "width": width,
@@ -194,6 +169,35 @@ def gesture_chart(gestures: Sequence[Mapping[str, Any]], *, width: int = 640, ro
         "tick_y": height - 6,
         "plot_bottom": top + row * max(len(gestures), 1),
     }
+
+
+def _gesture_row(gesture: Mapping[str, Any], *, y: float, row: int, left: int, plot_w: int) -> dict[str, Any]:
+    """One gesture's bar at height `y`: its label, n, and (when measured) the rate with its interval."""
+    rate = gesture["offered"]
+    label = gesture["label"] if len(gesture["label"]) <= 28 else gesture["label"][:27] + "…"
+    mid = y + row / 2
+    item: dict[str, Any] = {
+        "y": y,
+        "bar_y": y + 6,
+        "mid": mid,
+        "cap_top": mid - 5,
+        "cap_bottom": mid + 5,
+        "text_y": mid + 4,
+        "label": label,
+        "n": f"n={rate['customers']:,}",
+        "thin": rate["customers"] < MIN_N,
+        "title": describe(gesture["label"], rate),
+    }
+    if rate["rate"] is not None:
+        item.update(
+            {
+                "w": round(plot_w * rate["rate"], 1),
+                "low_x": round(left + plot_w * rate["low"], 1),
+                "high_x": round(left + plot_w * rate["high"], 1),
+                "pct": _pct(rate["rate"]),
+            }
+        )
+    return item
 
 
 def dashboard_charts(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -124,7 +124,23 @@ def _first_return_day(rng: random.Random, chance_60: float) -> float | None:
 
 
 def _history(rng: random.Random, now: datetime, gestures: list[Gesture]) -> list[Complaint]:
+    # The steps draw from one seeded rng in a fixed order (customers, then each complaint, then what followed
+    # each), so the demo history is the same on every load.
     agents = list(get_user_model().objects.filter(username__in=["agent", "agent2", "lead"]))
+    customers = _history_customers(rng)
+    plans = [_history_plan(rng, index, customer, now, gestures, agents) for index, customer in enumerate(customers)]
+    complaints = Complaint.objects.bulk_create([plan["complaint"] for plan in plans])
+    for plan, complaint in zip(plans, complaints, strict=True):
+        complaint.created_at = plan["created"]
+        complaint.updated_at = plan["resolved"] + timedelta(days=7)
+    Complaint.objects.bulk_update(complaints, ["created_at", "updated_at"])
+    _history_events(complaints)
+    _history_aftermath(rng, now, plans, complaints)
+    return complaints
+
+
+def _history_customers(rng: random.Random) -> list[Customer]:
+    """One customer per history complaint, each with a reference in the history's source."""
     customers = Customer.objects.bulk_create(
         [
             Customer(
@@ -140,50 +156,54 @@ def _history(rng: random.Random, now: datetime, gestures: list[Gesture]) -> list
     CustomerReference.objects.bulk_create(
         [CustomerReference(customer=c, source=SOURCE, external_id=f"DH-{i}") for i, c in enumerate(customers)]
     )
-    plans: list[dict[str, Any]] = []
-    for index, customer in enumerate(customers):
-        cause, grade = _pick(rng, CAUSE_WEIGHTS), _pick(rng, GRADE_WEIGHTS)
-        created = now - timedelta(days=rng.uniform(25, 400), hours=rng.uniform(0, 23))
-        quick = rng.random() < 0.55
-        resolved = created + (timedelta(hours=rng.uniform(2, 20)) if quick else timedelta(days=rng.uniform(3, 12)))
-        loss = _money(rng.choice([0, 0, rng.uniform(10, 400)]))
-        options = _fitting(gestures, cause, grade, loss)
-        gesture = rng.choices(options[:3], weights=[0.5, 0.3, 0.2][: len(options[:3])])[0] if options and rng.random() < 0.58 else None
-        plans.append(
-            {
-                "customer": customer, "cause": cause, "grade": grade, "created": created, "resolved": resolved,
-                "quick": quick, "loss": loss, "gesture": gesture,
-                "fulfilled": resolved + timedelta(hours=rng.uniform(0, 6)) if gesture else None,
-            }
-        )
-        plans[-1]["complaint"] = Complaint(
-            customer=customer,
-            channel=rng.choice(["web", "email", "phone", "chat", "social", "in_person"]),
-            source=SOURCE,
-            external_id=f"H-{index + 1}",
-            cause=cause,
-            severity={"good": 1, "neutral": 2, "bad": 3, "ugly": rng.choice([4, 5])}[grade],
-            monetary_loss=loss,
-            subject=rng.choice(SUBJECTS[cause]),
-            description="From the complaint history loaded for the demo.",
-            status=Status.CLOSED,
-            assignee=rng.choice(agents) if agents else None,
-            tier={"ugly": rng.choice(["manager", "executive"]), "bad": rng.choice(["frontline", "lead"])}.get(grade, "frontline"),
-            grade=grade,
-            risk_score={"good": 10, "neutral": 30, "bad": 60, "ugly": 88}[grade],
-            response_due_at=created + timedelta(hours=4),
-            resolution_due_at=created + timedelta(days=5),
-            first_response_at=created + timedelta(hours=rng.uniform(0.2, 3)),
-            resolved_at=resolved,
-            closed_at=resolved + timedelta(days=7),
-        )
-    complaints = Complaint.objects.bulk_create([plan["complaint"] for plan in plans])
-    for plan, complaint in zip(plans, complaints, strict=True):
-        complaint.created_at = plan["created"]
-        complaint.updated_at = plan["resolved"] + timedelta(days=7)
-    Complaint.objects.bulk_update(complaints, ["created_at", "updated_at"])
-    _history_events(complaints)
+    return customers
 
+
+def _history_plan(
+    rng: random.Random, index: int, customer: Customer, now: datetime, gestures: list[Gesture], agents: list[Any]
+) -> dict[str, Any]:
+    """One closed complaint of the history (unsaved, under "complaint") and what became of it: its times, its loss,
+    the gesture given if any."""
+    cause, grade = _pick(rng, CAUSE_WEIGHTS), _pick(rng, GRADE_WEIGHTS)
+    created = now - timedelta(days=rng.uniform(25, 400), hours=rng.uniform(0, 23))
+    quick = rng.random() < 0.55
+    resolved = created + (timedelta(hours=rng.uniform(2, 20)) if quick else timedelta(days=rng.uniform(3, 12)))
+    loss = _money(rng.choice([0, 0, rng.uniform(10, 400)]))
+    options = _fitting(gestures, cause, grade, loss)
+    gesture = rng.choices(options[:3], weights=[0.5, 0.3, 0.2][: len(options[:3])])[0] if options and rng.random() < 0.58 else None
+    plan: dict[str, Any] = {
+        "customer": customer, "cause": cause, "grade": grade, "created": created, "resolved": resolved,
+        "quick": quick, "loss": loss, "gesture": gesture,
+        "fulfilled": resolved + timedelta(hours=rng.uniform(0, 6)) if gesture else None,
+    }
+    plan["complaint"] = Complaint(
+        customer=customer,
+        channel=rng.choice(["web", "email", "phone", "chat", "social", "in_person"]),
+        source=SOURCE,
+        external_id=f"H-{index + 1}",
+        cause=cause,
+        severity={"good": 1, "neutral": 2, "bad": 3, "ugly": rng.choice([4, 5])}[grade],
+        monetary_loss=loss,
+        subject=rng.choice(SUBJECTS[cause]),
+        description="From the complaint history loaded for the demo.",
+        status=Status.CLOSED,
+        assignee=rng.choice(agents) if agents else None,
+        tier={"ugly": rng.choice(["manager", "executive"]), "bad": rng.choice(["frontline", "lead"])}.get(grade, "frontline"),
+        grade=grade,
+        risk_score={"good": 10, "neutral": 30, "bad": 60, "ugly": 88}[grade],
+        response_due_at=created + timedelta(hours=4),
+        resolution_due_at=created + timedelta(days=5),
+        first_response_at=created + timedelta(hours=rng.uniform(0.2, 3)),
+        resolved_at=resolved,
+        closed_at=resolved + timedelta(days=7),
+    )
+    return plan
+
+
+def _history_aftermath(
+    rng: random.Random, now: datetime, plans: list[dict[str, Any]], complaints: list[Complaint]
+) -> None:
+    """The fulfilled offers, and each customer's activity before the complaint and, if they came back, after it."""
     offers, activities = [], []
     serial = 0
     for plan, complaint in zip(plans, complaints, strict=True):
@@ -218,7 +238,6 @@ def _history(rng: random.Random, now: datetime, gestures: list[Gesture]) -> list
                 day += timedelta(days=rng.expovariate(1 / 30))
     Offer.objects.bulk_create(offers)
     CustomerActivity.objects.bulk_create(activities, batch_size=1000)
-    return complaints
 
 
 def _activity(rng: random.Random, customer: Customer, when: datetime, serial: int, kind: str = "") -> CustomerActivity:

@@ -159,24 +159,26 @@ def cell_signal(
         cause_mean = global_prior
     sample = rng.betavariate(alpha, beta) if rng is not None else None
     insufficient = cell_trials < min_n
-    if cell_trials == 0:
-        label = "Not offered for this cause yet (n=0)"
-    else:
-        # Show the observed share, not the shrunk mean: it is what an agent can check by hand.
-        observed = f"Came back after {cell_successes / cell_trials:.0%} of offers to similar customers (n={cell_trials})"
-        label = f"{observed} — too few to tell yet" if insufficient else observed
     return LearnedSignal(
         mean=mean,
         sample=sample,
         n=cell_trials,
         successes=cell_successes,
         insufficient_data=insufficient,
-        label=label,
+        label=_signal_label(cell_successes, cell_trials, insufficient=insufficient),
         alpha=alpha,
         beta=beta,
         prior_mean=prior,
         cause_mean=cause_mean,
     )
+
+
+def _signal_label(successes: int, trials: int, *, insufficient: bool) -> str:
+    if trials == 0:
+        return "Not offered for this cause yet (n=0)"
+    # Show the observed share, not the shrunk mean: it is what an agent can check by hand.
+    observed = f"Came back after {successes / trials:.0%} of offers to similar customers (n={trials})"
+    return f"{observed} — too few to tell yet" if insufficient else observed
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

@@ -230,6 +230,18 @@ def validate_rule(raw: Mapping[str, Any]) -> RuleSpec:
         if key not in _RULE_KEYS:
             add(str(key), f"Unknown key '{key}'. Allowed keys: {', '.join(_RULE_KEYS)}.")
 
+    settings = _validate_settings(raw, add)
+    conditions = _validate_list(raw.get("conditions"), "conditions", "condition", _validate_condition, add)
+    actions = _validate_list(raw.get("actions"), "actions", "action", _validate_action, add)
+
+    if errors:
+        raise RuleValidationError(errors)
+    return RuleSpec(**settings, conditions=tuple(conditions), actions=tuple(actions))
+
+
+def _validate_settings(raw: Mapping[str, Any], add: Any) -> dict[str, Any]:
+    """The rule's fields other than its conditions and actions (id, name, order, match and the three flags),
+    normalised; each problem is reported through `add`."""
     rule_id = raw.get("id")
     if rule_id is not None and (isinstance(rule_id, bool) or not isinstance(rule_id, int)):
         add("id", f"The id must be a whole number, got {rule_id!r}.")
@@ -253,23 +265,7 @@ def validate_rule(raw: Mapping[str, Any]) -> RuleSpec:
         flags[key] = raw.get(key, default)
         if not isinstance(flags[key], bool):
             add(key, f"'{key}' must be true or false, got {flags[key]!r}.")
-
-    conditions = _validate_list(raw.get("conditions"), "conditions", "condition", _validate_condition, add)
-    actions = _validate_list(raw.get("actions"), "actions", "action", _validate_action, add)
-
-    if errors:
-        raise RuleValidationError(errors)
-    return RuleSpec(
-        id=rule_id,
-        name=name.strip(),
-        order=order,
-        active=flags["active"],
-        match=match,
-        conditions=tuple(conditions),
-        actions=tuple(actions),
-        stop_processing=flags["stop_processing"],
-        time_based=flags["time_based"],
-    )
+    return {"id": rule_id, "name": name.strip(), "order": order, "match": match, **flags}
 
 
 def _validate_list(raw: Any, key: str, noun: str, validate: Any, add: Any) -> list[Any]:

@@ -1,6 +1,7 @@
 """Writes of grading and escalation, one module per concern:
 
 - assess.py     complaint_assess: grade a complaint, run the rules, apply the decision (the one write)
+- clock.py      the SLA clock each assessment reconciles: paused while waiting on the customer
 - handling.py   acknowledge, take over, de-escalate; the reminders the SLA sweep sends
 - rules.py      editing rules and grading settings
 - importing.py  grading a history import

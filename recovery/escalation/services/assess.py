@@ -29,12 +29,13 @@ from django.utils import timezone
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import complaint_facts, grade_signals, hours_unanswered, time_horizon_hours
 from recovery.escalation.grading import Grade, GradeSignals, GradingConfig, grade_experience
 from recovery.escalation.rules import NOTIFY_ASSIGNEE, ComplaintFacts, Decision, Evaluation, RuleSpec, evaluate
+from recovery.escalation.services.clock import clock_reconcile
 from recovery.escalation.services.common import (
     DEFAULT_ACK_HOURS,
     RULES_ACTOR,
-    SWEEP_ACTOR,
     _Raced,
     _sentence,
     _tier_word,
@@ -42,7 +43,7 @@ from recovery.escalation.services.common import (
     tier_users,
     to_json,
 )
-from recovery.formatting import duration, hours_text, when
+from recovery.formatting import hours_text, when
 from recovery.models import ESCALATION_TRANSITIONS, Assessment, Escalation, RuleFiring, SlaClock
 from recovery.transitions import transition
 from recovery.vocabulary import CLOSED_STATUSES, GRADES, TIERS
@@ -114,43 +115,16 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     if complaint is None:
         return AssessResult("missing")
     updates: dict[str, Any] = {}
-    clock, clock_changed = _clock_reconcile(complaint, now, updates)
+    clock, clock_changed = clock_reconcile(complaint, now, updates)
 
     config = sel.grading_config()
     ruleset = sel.rule_set()
     rules = ruleset.specs
     fired_before = frozenset(RuleFiring.objects.filter(complaint=complaint).values_list("rule_id", flat=True))
-    repeat = sel.repeat_complaint_count(complaint)
-    hours = sel.hours_unanswered(complaint, clock, now)
-    comments = sel.customer_comment_texts(complaint)
-    signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments)
-    grade = grade_experience(signals, config)
-    facts = sel.complaint_facts(
-        complaint,
-        grade=grade.grade,
-        score=grade.score,
-        hours=hours,
-        repeat_count=repeat,
-        now=now,
-        ack_due_at=sel.open_escalation_ack_due(complaint),
-    )
+    signals, grade, facts = _graded(complaint, clock, config, now)
     evaluation = evaluate(rules, facts, fired_before)
     plan = _plan(complaint, evaluation, rules, clock, grade, now)
-
-    # Fingerprint the state the complaint will be in once this plan is applied, so a re-run on the
-    # unchanged complaint computes the same fingerprint and stops here.
-    after = replace(
-        facts,
-        tier=plan.tier,
-        tags=facts.tags | frozenset(plan.tags),
-        response_overdue=facts.response_overdue and plan.response_due_at is None,
-        resolution_overdue=facts.resolution_overdue and plan.resolution_due_at is None,
-        # Escalating again supersedes the unacknowledged escalation with a new one and a new deadline.
-        acknowledgement_overdue=facts.acknowledgement_overdue and plan.tier == complaint.tier,
-    )
-    fired_after = fired_before | plan.fired
-    horizon = sel.time_horizon_hours(config, rules)
-    fingerprint = _fingerprint(signals, grade, after, evaluate(rules, after, fired_after), ruleset.digest, config, horizon)
+    fingerprint = _fingerprint_after(complaint, plan, signals, grade, facts, fired_before, ruleset, config)
     last = Assessment.objects.filter(complaint=complaint).order_by("-created_at", "-id").values_list("fingerprint", flat=True).first()
     if last == fingerprint and not plan.has_effects(complaint):
         if clock_changed:
@@ -158,13 +132,7 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
             return AssessResult("assessed", changed=tuple(updates))
         return AssessResult("unchanged")
 
-    for rule_id in sorted(plan.fired):
-        try:
-            with transaction.atomic():
-                RuleFiring.objects.create(complaint=complaint, rule_id=rule_id)
-        except IntegrityError:
-            raise _Raced from None
-
+    _firings_claim(complaint, plan.fired)
     graded_from = complaint.grade
     escalation = _apply(complaint, plan, evaluation, grade, updates, now)
     assessment = Assessment.objects.create(
@@ -180,6 +148,68 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
     )
     _notify(complaint, plan, grade, escalation, evaluation)
     _complaint_write(complaint, updates, now)
+    _publish(complaint, graded_from, grade, escalation)
+    return AssessResult("assessed", assessment, escalation, tuple(updates))
+
+
+def _graded(
+    complaint: Complaint, clock: SlaClock | None, config: GradingConfig, now: datetime
+) -> tuple[GradeSignals, Grade, ComplaintFacts]:
+    """What grading reads of the complaint now, the grade it gives, and the facts the rules read."""
+    repeat = sel.repeat_complaint_count(complaint)
+    hours = hours_unanswered(complaint, clock, now)
+    comments = sel.customer_comment_texts(complaint)
+    signals = grade_signals(complaint, hours=hours, repeat_count=repeat, comments=comments)
+    grade = grade_experience(signals, config)
+    facts = complaint_facts(
+        complaint,
+        grade=grade.grade,
+        score=grade.score,
+        hours=hours,
+        repeat_count=repeat,
+        now=now,
+        ack_due_at=sel.open_escalation_ack_due(complaint),
+    )
+    return signals, grade, facts
+
+
+def _fingerprint_after(
+    complaint: Complaint,
+    plan: _Plan,
+    signals: GradeSignals,
+    grade: Grade,
+    facts: ComplaintFacts,
+    fired_before: frozenset[int],
+    ruleset: sel.RuleSet,
+    config: GradingConfig,
+) -> str:
+    """Fingerprint the state the complaint will be in once this plan is applied, so a re-run on the
+    unchanged complaint computes the same fingerprint and stops there."""
+    after = replace(
+        facts,
+        tier=plan.tier,
+        tags=facts.tags | frozenset(plan.tags),
+        response_overdue=facts.response_overdue and plan.response_due_at is None,
+        resolution_overdue=facts.resolution_overdue and plan.resolution_due_at is None,
+        # Escalating again supersedes the unacknowledged escalation with a new one and a new deadline.
+        acknowledgement_overdue=facts.acknowledgement_overdue and plan.tier == complaint.tier,
+    )
+    rules = ruleset.specs
+    evaluation = evaluate(rules, after, fired_before | plan.fired)
+    return _fingerprint(signals, grade, after, evaluation, ruleset.digest, config, time_horizon_hours(config, rules))
+
+
+def _firings_claim(complaint: Complaint, fired: frozenset[int]) -> None:
+    """Record the once-per-complaint rules that fired; a concurrent assessment that recorded one first wins."""
+    for rule_id in sorted(fired):
+        try:
+            with transaction.atomic():
+                RuleFiring.objects.create(complaint=complaint, rule_id=rule_id)
+        except IntegrityError:
+            raise _Raced from None
+
+
+def _publish(complaint: Complaint, graded_from: str, grade: Grade, escalation: Escalation | None) -> None:
     if graded_from != grade.grade:
         webhook_payloads.publish(
             "complaint.graded",
@@ -188,7 +218,6 @@ def _assess(complaint_id: int, trigger: str, now: datetime) -> AssessResult:
         )
     if escalation is not None:
         webhook_payloads.publish("complaint.escalated", complaint, escalation=webhook_payloads.escalation_data(escalation))
-    return AssessResult("assessed", assessment, escalation, tuple(updates))
 
 
 def _fingerprint(
@@ -214,52 +243,6 @@ def _fingerprint(
     }
     raw = json.dumps(payload, sort_keys=True, cls=DjangoJSONEncoder)
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _clock_reconcile(complaint: Complaint, now: datetime, updates: dict[str, Any]) -> tuple[SlaClock | None, bool]:
-    """Pause the SLA clock while the complaint waits on the customer; on resuming, move its deadlines on
-    by the paused time. Uses the time of the status change, so a late task still pauses at the right moment."""
-    clock = SlaClock.objects.filter(complaint=complaint).first()
-    waiting = complaint.status == Status.WAITING_ON_CUSTOMER
-    if waiting and (clock is None or clock.paused_at is None):
-        started = _status_change_at(complaint, to_status=Status.WAITING_ON_CUSTOMER) or now
-        if clock is None:
-            clock = SlaClock.objects.create(complaint=complaint, paused_at=started)
-        else:
-            clock.paused_at = started
-            clock.save(update_fields=["paused_at"])
-        return clock, False
-    if not waiting and clock is not None and clock.paused_at is not None:
-        ended = _status_change_at(complaint, from_status=Status.WAITING_ON_CUSTOMER) or now
-        paused = max(timedelta(0), ended - clock.paused_at)
-        clock.paused_seconds += int(paused.total_seconds())
-        clock.paused_at = None
-        clock.save(update_fields=["paused_seconds", "paused_at"])
-        moved = {}
-        for name in ("response_due_at", "resolution_due_at"):
-            due = getattr(complaint, name)
-            if due is not None and paused:
-                moved[name] = due + paused
-                setattr(complaint, name, moved[name])
-                updates[name] = moved[name]
-        if moved:
-            parts = [f"{'response' if n == 'response_due_at' else 'resolution'} now due {when(v)}" for n, v in moved.items()]
-            event_write(
-                complaint=complaint,
-                kind=TimelineEvent.Kind.DEADLINE_SET,
-                actor=SWEEP_ACTOR,
-                message=f"Deadlines moved on by {duration(paused.total_seconds())} (paused while waiting on the customer): "
-                + "; ".join(parts),
-                data={"reason": "resumed", "paused_seconds": int(paused.total_seconds()), **moved},
-            )
-        return clock, bool(moved)
-    return clock, False
-
-
-def _status_change_at(complaint: Complaint, *, to_status: str | None = None, from_status: str | None = None) -> datetime | None:
-    events = TimelineEvent.objects.filter(complaint=complaint, kind=TimelineEvent.Kind.STATUS_CHANGED)
-    events = events.filter(data__to=to_status) if to_status else events.filter(data__from=from_status)
-    return events.order_by("-created_at", "-id").values_list("created_at", flat=True).first()
 
 
 def _plan(

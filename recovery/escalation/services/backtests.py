@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.queue import enqueue_on_commit
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import complaint_facts, grade_signals, hours_unanswered
 from recovery.escalation.grading import GradingConfig, grade_experience
 from recovery.escalation.rules import ComplaintFacts, RuleSpec, RuleValidationError, evaluate, validate_rule
 from recovery.escalation.services.common import to_json
@@ -129,15 +131,7 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     start = now - timedelta(days=run.days)
     complaints = Complaint.objects.filter(created_at__gte=start, created_at__lte=now).select_related("customer")
     total = complaints.count()
-    history: dict[int, list[datetime]] = defaultdict(list)
-    for customer_id, created in (
-        Complaint.objects.filter(
-            customer_id__in=complaints.values("customer_id"), created_at__gte=start - sel.REPEAT_WINDOW
-        )
-        .order_by("created_at")
-        .values_list("customer_id", "created_at")
-    ):
-        history[customer_id].append(created)
+    history = _complaint_times(complaints, since=start - sel.REPEAT_WINDOW)
 
     # Every tier, frontline too: what stays at the front line is the share the rules leave alone.
     empty = {t: 0 for t in TIERS}
@@ -149,8 +143,7 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     changed: list[dict[str, Any]] = []
     changed_count = 0
     for done, complaint in enumerate(complaints.order_by("created_at", "id").iterator(chunk_size=BACKTEST_CHUNK), start=1):
-        times = history[complaint.customer_id]
-        repeat = bisect_left(times, complaint.created_at) - bisect_left(times, complaint.created_at - sel.REPEAT_WINDOW)
+        repeat = _repeats_before(history[complaint.customer_id], complaint.created_at)
         replays = {label: _replay(complaint, rules, config, repeat, now) for label, rules in
                    (("current", current), ("candidate", candidate))}
         outcome = {label: tier for label, (tier, _) in replays.items()}
@@ -183,6 +176,24 @@ def _backtest(run: BacktestRun, now: datetime) -> dict[str, Any]:
     }
 
 
+def _complaint_times(complaints: QuerySet[Complaint], *, since: datetime) -> dict[int, list[datetime]]:
+    """When each of these complaints' customers logged a complaint since then, in order: one query, so a
+    complaint's repeats in the window before it are two bisections, not a query each."""
+    history: dict[int, list[datetime]] = defaultdict(list)
+    for customer_id, created in (
+        Complaint.objects.filter(customer_id__in=complaints.values("customer_id"), created_at__gte=since)
+        .order_by("created_at")
+        .values_list("customer_id", "created_at")
+    ):
+        history[customer_id].append(created)
+    return history
+
+
+def _repeats_before(times: list[datetime], created: datetime) -> int:
+    """How many of the customer's complaints (`times`, in order) came in the repeat window before this one."""
+    return bisect_left(times, created) - bisect_left(times, created - sel.REPEAT_WINDOW)
+
+
 def _escalates(rule: RuleSpec) -> bool:
     return any(action.type in ("escalate", "escalate_one_tier") for action in rule.actions)
 
@@ -196,9 +207,9 @@ def _replay(
     tags = frozenset(complaint.tags or [])
 
     def facts_at(hours: float, tier: str, extra_tags: Iterable[str], response_h: float | None, resolution_h: float | None) -> ComplaintFacts:
-        signals = sel.grade_signals(complaint, hours=hours, repeat_count=repeat)
+        signals = grade_signals(complaint, hours=hours, repeat_count=repeat)
         grade = grade_experience(signals, config)
-        facts = sel.complaint_facts(complaint, grade=grade.grade, score=grade.score, hours=hours, repeat_count=repeat, now=now)
+        facts = complaint_facts(complaint, grade=grade.grade, score=grade.score, hours=hours, repeat_count=repeat, now=now)
         return replace(
             facts,
             status=Status.NEW,  # before its first response a complaint is new
@@ -211,7 +222,7 @@ def _replay(
     first_run = evaluate(rules, facts_at(0.0, Tier.FRONTLINE, (), None, None))
     first = first_run.decision
     matched = {(t.rule_id, t.name) for t in first_run.matched}
-    hours = sel.hours_unanswered(complaint, None, now)
+    hours = hours_unanswered(complaint, None, now)
     if hours <= 0:
         return first.target_tier, matched
     later_run = evaluate(

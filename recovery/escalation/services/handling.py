@@ -16,6 +16,7 @@ from notifications.models import Notification
 from notifications.services import notice_send
 from recovery import webhook_payloads
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import CLOCK_RUNNING_STATUSES
 from recovery.escalation.services.common import (
     RESPONSE_NEAR,
     EscalationConflict,
@@ -93,13 +94,18 @@ def _handled_text(escalation: Escalation) -> str:
 
 
 @transaction.atomic
-def escalation_acknowledge(*, escalation_id: int, actor: ActorRef, note: str = "") -> Escalation:
+def escalation_acknowledge(
+    *, escalation_id: int, actor: ActorRef, note: str = "", now: datetime | None = None
+) -> Escalation:
     """Acknowledge a waiting escalation: I have seen it and it is in hand. Exactly one of two
-    simultaneous acknowledgements wins; the other gets EscalationConflict (409)."""
+    simultaneous acknowledgements wins; the other gets EscalationConflict (409).
+
+    `now` (default: the current time) is when it was acknowledged: the acknowledgement, and whether its event
+    says it was late, are as of then (the demo replays acknowledgements made hours ago)."""
     escalation = _locked_escalation(escalation_id)
     _check_can_handle(actor, escalation)
     note = (note or "").strip()
-    now = timezone.now()
+    now = now or timezone.now()
     won = _move(escalation, Escalation.Status.OPEN, Escalation.Status.ACKNOWLEDGED,
                 acknowledged_at=now, acknowledged_by=actor.user, note=note)
     if not won:
@@ -235,7 +241,7 @@ def escalation_reminders_send(*, now: datetime | None = None) -> int:
 def _responses_due_soon(now: datetime) -> Iterable[Complaint]:
     return (
         Complaint.objects.filter(
-            status__in=sel.CLOCK_RUNNING_STATUSES,
+            status__in=CLOCK_RUNNING_STATUSES,
             first_response_at__isnull=True,
             assignee__isnull=False,
             assignee__is_active=True,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from notifications.queue import enqueue_on_commit
 from recovery.escalation import selectors as sel
+from recovery.escalation.facts import grade_signals, hours_unanswered
 from recovery.escalation.grading import grade_experience
 from recovery.escalation.services.common import reasons_json
 from recovery.vocabulary import CLOSED_STATUSES
@@ -53,9 +54,9 @@ def complaints_grade_importing(
         complaint.customer = customers[complaint.customer_id]
         times = history[complaint.customer_id]
         repeat = bisect_left(times, complaint.created_at) - bisect_left(times, complaint.created_at - sel.REPEAT_WINDOW)
-        hours = sel.hours_unanswered(complaint, None, now)
+        hours = hours_unanswered(complaint, None, now)
         newest_first = list(reversed(said))[: sel.CUSTOMER_COMMENT_LIMIT]
-        grade = grade_experience(sel.grade_signals(complaint, hours=hours, repeat_count=repeat, comments=newest_first), config)
+        grade = grade_experience(grade_signals(complaint, hours=hours, repeat_count=repeat, comments=newest_first), config)
         complaint.grade, complaint.risk_score, complaint.grade_reasons = grade.grade, grade.score, reasons_json(grade)
         # Closed: this is its assessment. Open: the normal assessment follows and stamps assessed_at (until then
         # the SLA sweep counts it as never assessed, so a lost task is caught).

@@ -24,6 +24,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,12 +100,7 @@ class Command(BaseCommand):
 
     def _import(self, text: io.TextIOWrapper, raw: Any, total: int | None, batch_size: int, delimiter: str, quiet: bool) -> None:
         reader = csv.DictReader(text, delimiter=delimiter)
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        missing = [name for name in REQUIRED if name not in header]
-        if missing or not any(name in header for name in CUSTOMER):
-            needed = missing + ([] if any(n in header for n in CUSTOMER) else ["customer_email or customer_external_id"])
-            raise CommandError(f"The header row lacks: {', '.join(needed)}. It has: {', '.join(header) or 'nothing'}.")
-        reader.fieldnames = header
+        reader.fieldnames = _checked_header(reader.fieldnames)
         progress = None if quiet else Progress(self.stderr._out, total)  # the real stream, for isatty()
 
         accepted = duplicates = rows = 0
@@ -148,6 +144,16 @@ class Command(BaseCommand):
         if rejected:
             raise CommandError(summary + " Fix the rejected lines and run the import again; the rest is kept.")
         self.stdout.write(self.style.SUCCESS(summary))
+
+
+def _checked_header(fieldnames: Sequence[str] | None) -> list[str]:
+    """The header's names, trimmed; CommandError naming what is missing (the required columns, a customer column)."""
+    header = [name.strip() for name in (fieldnames or [])]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing or not any(name in header for name in CUSTOMER):
+        needed = missing + ([] if any(n in header for n in CUSTOMER) else ["customer_email or customer_external_id"])
+        raise CommandError(f"The header row lacks: {', '.join(needed)}. It has: {', '.join(header) or 'nothing'}.")
+    return header
 
 
 def _position(raw: Any) -> int:

@@ -64,15 +64,10 @@ def approval_decide(
     within the decider's own limit (InvalidInput, 400). When two people decide at once exactly one wins; the
     other gets AlreadyDecided (409) naming who decided and when. One APPROVAL timeline event; the proposer is told.
     """
-    # Longer than most services on purpose: one atomic decision read top to bottom (who, how much, the claim,
-    # the offer's move); the checks and the announcement are helpers below.
+    # Over 50 lines with its contract: one atomic decision read top to bottom (who, how much, the claim, the offer's
+    # move and its event's data); the checks, the claim, the wording and the announcement are helpers below.
     now = now or timezone.now()
-    user = actor.user
-    if user is None:
-        raise NotAllowed(
-            "Approvals are decided by a person, and this API key acts for a tool, not a person. "
-            "Use a key created for the approver (manage.py createapikey --user <username>) or sign in."
-        )
+    user = _decider(actor)
     tier = actor_tier(actor)
     if decision not in ("approve", "reject"):
         raise InvalidInput("Decide 'approve' or 'reject'.", fields={"decision": ["Choose approve or reject."]})
@@ -86,31 +81,9 @@ def approval_decide(
 
     approved = decision == "approve"
     final_amount = amount if changed else offer.cost
-    offer_lock(offer.pk)
-    claimed = approval_transition(
-        ApprovalRequest.objects.filter(pk=approval.pk),
-        to_status=A.APPROVED if approved else A.REJECTED,
-        decided_by=user,
-        decided_at=now,
-        approved_amount=final_amount if approved else None,
-        note=note,
-    )
-    if not claimed:
-        approval.refresh_from_db()
-        raise _already(approval)
-
-    name = display_name(user)
-    if approved:
-        amount_text = (
-            f" at {money(final_amount, offer.currency)} instead of {money(offer.cost, offer.currency)}"
-            if changed
-            else ""
-        )
-        message = f"{name} approved “{offer.gesture.title}”{amount_text}" + (f": {note}" if note else "")
-        changes = {"approved_tier": tier, **({"cost": final_amount} if changed else {})}
-    else:
-        message = f"{name} rejected {offer_describe(offer)}: {note}"
-        changes = {}
+    _claim(approval, approved=approved, decider=user, amount=final_amount, note=note, now=now)
+    message = _decision_message(offer, approved=approved, decider=user, amount=final_amount if changed else None, note=note)
+    changes = {"approved_tier": tier, **({"cost": final_amount} if changed else {})} if approved else {}
     offer = offer_transition(
         offer=offer,
         to_status=S.APPROVED if approved else S.REJECTED,
@@ -133,6 +106,43 @@ def approval_decide(
     approval.refresh_from_db()
     return approval
 
+
+def _claim(
+    approval: ApprovalRequest, *, approved: bool, decider: Any, amount: Decimal, note: str, now: datetime
+) -> None:
+    """Record the decision on the pending request, under the offer's lock: of two simultaneous decisions exactly one
+    claims it; the other gets AlreadyDecided naming who decided and when."""
+    offer_lock(approval.offer_id)
+    claimed = approval_transition(
+        ApprovalRequest.objects.filter(pk=approval.pk),
+        to_status=A.APPROVED if approved else A.REJECTED,
+        decided_by=decider,
+        decided_at=now,
+        approved_amount=amount if approved else None,
+        note=note,
+    )
+    if not claimed:
+        approval.refresh_from_db()
+        raise _already(approval)
+
+
+def _decider(actor: ActorRef) -> Any:
+    """The person deciding; NotAllowed for an API key that acts for a tool."""
+    if actor.user is None:
+        raise NotAllowed(
+            "Approvals are decided by a person, and this API key acts for a tool, not a person. "
+            "Use a key created for the approver (manage.py createapikey --user <username>) or sign in."
+        )
+    return actor.user
+
+
+def _decision_message(offer: Offer, *, approved: bool, decider: Any, amount: Decimal | None, note: str) -> str:
+    """The timeline's line for the decision; `amount` when approved at a different amount than asked."""
+    name = display_name(decider)
+    if not approved:
+        return f"{name} rejected {offer_describe(offer)}: {note}"
+    amount_text = f" at {money(amount, offer.currency)} instead of {money(offer.cost, offer.currency)}" if amount is not None else ""
+    return f"{name} approved “{offer.gesture.title}”{amount_text}" + (f": {note}" if note else "")
 
 
 def _check_may_decide(approval: ApprovalRequest, *, user: Any, tier: str) -> None:

@@ -25,7 +25,7 @@ from recovery.formatting import money
 from recovery.models import APPROVAL_TRANSITIONS, OFFER_TRANSITIONS, ApprovalRequest, Gesture, Offer, SuggestionLog
 from recovery.offers import selectors
 from recovery.offers.playbook import GestureSpec
-from recovery.offers.routing import TIER_ONE, approval_route
+from recovery.offers.routing import TIER_ONE, Route, approval_route
 from recovery.offers.services.common import MOVE_VERB, SUGGESTED_WITHIN, A, S, actor_tier, clean_amount, clean_note
 from recovery.offers.services.suggestions import complaint_suggest
 from recovery.transitions import transition
@@ -126,6 +126,7 @@ def offer_create(
     Raises NotAllowed (403) without a support role; InvalidInput (400) for a switched-off gesture or a bad cost;
     DomainError (409) on a closed complaint or when the same gesture is already in flight on it.
     """
+    # Over 50 lines only by its contract above; each step (checks, cost, suggestion, route, approval) is a helper.
     now = now or timezone.now()
     offerer_tier = actor_tier(actor)
     note = clean_note(note)
@@ -138,14 +139,7 @@ def offer_create(
         # A suggested gesture sent without a note carries the playbook's script, so the approver and the
         # timeline read what the agent was meant to say.
         note = clean_note(view.scripts.get(gesture.code, ""))
-    route = approval_route(
-        cost=cost,
-        offerer_tier=offerer_tier,
-        gesture_tier=gesture.approval_tier,
-        rule_tier=selectors.rule_approval_tier(complaint_id=complaint.pk),
-        limits=selectors.approval_limits(),
-        currency=complaint.currency,
-    )
+    route = _route(complaint, gesture, cost=cost, offerer_tier=offerer_tier)
     offer = Offer.objects.create(
         complaint=complaint,
         gesture=gesture,
@@ -168,19 +162,38 @@ def offer_create(
         "note": note,
     }
     if route.auto:
-        offer = offer_transition(
-            offer=offer,
-            to_status=S.APPROVED,
-            actor=actor,
-            message=f"Offered {offer_describe(offer)}: approved at once, {'; '.join(route.reasons)}"
-            + (f". Note: {note}" if note else ""),
-            changes={"approved_tier": offerer_tier},
-            data={**facts, "approved_tier": offerer_tier},
-            now=now,
-        )
-        webhook_payloads.offer_publish("offer.proposed", offer)
-        return offer
+        return _offer_approve_at_once(offer, route, facts=facts, actor=actor, offerer_tier=offerer_tier, now=now)
     return _offer_send_for_approval(offer, route, facts=facts, actor=actor, now=now)
+
+
+def _route(complaint: Complaint, gesture: Gesture, *, cost: Decimal, offerer_tier: str) -> Route:
+    """Who must approve this offer: the offerer's own authority, the gesture's and the rules' tiers, the limits."""
+    return approval_route(
+        cost=cost,
+        offerer_tier=offerer_tier,
+        gesture_tier=gesture.approval_tier,
+        rule_tier=selectors.rule_approval_tier(complaint_id=complaint.pk),
+        limits=selectors.approval_limits(),
+        currency=complaint.currency,
+    )
+
+
+def _offer_approve_at_once(
+    offer: Offer, route: Route, *, facts: dict[str, Any], actor: ActorRef, offerer_tier: str, now: datetime
+) -> Offer:
+    """Within the offerer's authority: approved as it is offered, at the offerer's tier."""
+    offer = offer_transition(
+        offer=offer,
+        to_status=S.APPROVED,
+        actor=actor,
+        message=f"Offered {offer_describe(offer)}: approved at once, {'; '.join(route.reasons)}"
+        + (f". Note: {offer.note}" if offer.note else ""),
+        changes={"approved_tier": offerer_tier},
+        data={**facts, "approved_tier": offerer_tier},
+        now=now,
+    )
+    webhook_payloads.offer_publish("offer.proposed", offer)
+    return offer
 
 
 def _offerable(complaint: Complaint, gesture: Gesture) -> tuple[Complaint, Gesture]:

@@ -86,6 +86,15 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     errors: dict[str, list[str]] = {}
     now = now or timezone.now()
 
+    fields = _activity_fields(raw, now, errors)
+    fields.update(_customer_fields(raw, fields["source"], errors))
+    if errors:
+        raise ActivityInvalid(errors)
+    return ActivityInput(**fields)
+
+
+def _activity_fields(raw: Mapping[str, Any], now: datetime, errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The activity's own fields, normalised; each problem is added to `errors` under its field."""
     source = _text(raw, "source").lower()
     if not source:
         errors["source"] = ["Name the system that reported it, for example 'shopify'."]
@@ -115,7 +124,13 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
     currency = _text(raw, "currency").upper() or settings.DEFAULT_CURRENCY
     if not CURRENCY_RE.match(currency):
         errors["currency"] = ["Use a three-letter ISO currency code such as GBP."]
+    return {"source": source, "external_id": external_id, "kind": kind, "occurred_at": occurred_at, "amount": amount,
+            "currency": currency}
 
+
+def _customer_fields(raw: Mapping[str, Any], source: str, errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Whose activity it is, nested ({"customer": {...}}) or flat (customer_*); their source defaults to the
+    activity's. Each problem is added to `errors` under the field as it was sent."""
     customer = raw.get("customer")
     if customer is not None and not isinstance(customer, Mapping):
         errors["customer"] = ["Send the customer as an object with external_id and/or email."]
@@ -141,20 +156,8 @@ def activity_input_parse(raw: Any, *, now: datetime | None = None) -> ActivityIn
         errors[f"{prefix}source"] = ["Use up to 50 letters, digits and . _ : - only."]
     if not customer_email and not customer_external_id and "customer" not in errors:
         errors["customer"] = ["Say whose activity it is: give the customer's external_id or email."]
-
-    if errors:
-        raise ActivityInvalid(errors)
-    return ActivityInput(
-        source=source,
-        external_id=external_id,
-        kind=kind,
-        occurred_at=occurred_at,  # type: ignore[arg-type]
-        amount=amount,  # type: ignore[arg-type]
-        currency=currency,
-        customer_external_id=customer_external_id,
-        customer_email=customer_email,
-        customer_source=customer_source,
-    )
+    return {"customer_external_id": customer_external_id, "customer_email": customer_email,
+            "customer_source": customer_source}
 
 
 def _parse_time(value: Any) -> datetime | str:

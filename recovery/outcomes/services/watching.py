@@ -141,56 +141,17 @@ def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResul
     customers_lock([complaint.customer_id])
     outcome = RecoveryOutcome.objects.filter(complaint_id=complaint.pk).first()
     if outcome is None:
-        group = itt_group(offers)
-        outcome = RecoveryOutcome.objects.create(
-            complaint=complaint,
-            customer_id=complaint.customer_id,
-            cause=complaint.cause,
-            grade=complaint.grade,
-            tier=complaint.tier,
-            offered=group.offered,
-            declined=group.declined,
-            offered_gesture_id=group.offered_gesture_id,
-            **_plan_fields(plan),
-        )
-        _windows_create(outcome)
-        action = "opened"
+        outcome, action = _outcome_create(complaint, offers, plan), "opened"
     else:
-        decided = outcome.windows.exclude(state=State.PENDING).exists()
-        fulfilment_same = outcome.offer_id == plan.offer_id and outcome.gesture_cost == plan.gesture_cost
-        anchor_same = decided or (
-            outcome.anchor_at == plan.anchor_at
-            and sorted(outcome.windows.values_list("days", flat=True)) == list(window_days())
-        )
-        if fulfilment_same and anchor_same:
-            return OpenResult(outcome, "decided" if decided else "unchanged")
-        # The group (offered, declined, offered_gesture) is never touched here: it was fixed at opening.
-        fields = _fulfilment_fields(plan)
-        if not anchor_same:
-            fields |= {"anchor_at": plan.anchor_at, "hours_to_resolve": plan.hours_to_resolve,
-                       "grade": complaint.grade, "tier": complaint.tier}
-        for name, value in fields.items():
-            setattr(outcome, name, value)
-        outcome.save()
-        if not anchor_same:
-            outcome.windows.all().delete()
-            _windows_create(outcome)
-        action = "fulfilment" if anchor_same else "reanchored"
+        action = _outcome_revise(outcome, complaint, plan)
+        if action in ("decided", "unchanged"):
+            return OpenResult(outcome, action)
     event_write(
         complaint=complaint,
         kind=TimelineEvent.Kind.OUTCOME,
         actor=SYSTEM,
         message=_opening_message(outcome, action),
-        data={
-            "action": action,
-            "offered": outcome.offered,
-            "declined": outcome.declined,
-            "recovered": outcome.recovered,
-            "offer_id": outcome.offer_id,
-            "gesture_id": outcome.gesture_id,
-            "anchor_at": outcome.anchor_at,
-            "windows_days": list(window_days()),
-        },
+        data=_opening_data(outcome, action),
     )
     # Backfilled history: activity already on record decides windows now, not at the next sweep.
     windows_close_returned(OutcomeWindow.objects.filter(outcome_id=outcome.pk), now)
@@ -238,6 +199,68 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
         ],
         batch_size=MAX_BATCH,
     )
+    _opening_events_create(outcomes)
+    customer_ids = {o.customer_id for o in outcomes}
+    windows_close_returned(OutcomeWindow.objects.filter(outcome__customer_id__in=customer_ids), now)
+    windows_settled_publish(settled_at=now, customer_ids=customer_ids)
+    return len(outcomes)
+
+
+def _outcome_create(complaint: Complaint, offers: list[dict[str, Any]], plan: _Plan) -> RecoveryOutcome:
+    """The first opening: the outcome with its group fixed (see `itt_group`) and its windows."""
+    outcome = RecoveryOutcome.objects.create(
+        complaint=complaint,
+        customer_id=complaint.customer_id,
+        cause=complaint.cause,
+        grade=complaint.grade,
+        tier=complaint.tier,
+        **_group_fields(itt_group(offers)),
+        **_plan_fields(plan),
+    )
+    _windows_create(outcome)
+    return outcome
+
+
+def _outcome_revise(outcome: RecoveryOutcome, complaint: Complaint, plan: _Plan) -> str:
+    """A later call on an opened outcome: "unchanged" or "decided" (nothing to do), else the fulfilment is recorded
+    ("fulfilment") and, while every window is pending, the outcome moves to the new resolution ("reanchored")."""
+    decided = outcome.windows.exclude(state=State.PENDING).exists()
+    fulfilment_same = outcome.offer_id == plan.offer_id and outcome.gesture_cost == plan.gesture_cost
+    anchor_same = decided or (
+        outcome.anchor_at == plan.anchor_at
+        and sorted(outcome.windows.values_list("days", flat=True)) == list(window_days())
+    )
+    if fulfilment_same and anchor_same:
+        return "decided" if decided else "unchanged"
+    # The group (offered, declined, offered_gesture) is never touched here: it was fixed at opening.
+    fields = _fulfilment_fields(plan)
+    if not anchor_same:
+        fields |= {"anchor_at": plan.anchor_at, "hours_to_resolve": plan.hours_to_resolve,
+                   "grade": complaint.grade, "tier": complaint.tier}
+    for name, value in fields.items():
+        setattr(outcome, name, value)
+    outcome.save()
+    if not anchor_same:
+        outcome.windows.all().delete()
+        _windows_create(outcome)
+    return "fulfilment" if anchor_same else "reanchored"
+
+def _opening_data(outcome: RecoveryOutcome, action: str) -> dict[str, Any]:
+    """The data of an outcome's opening event (opened, re-anchored, or a fulfilment recorded)."""
+    return {
+        "action": action,
+        "offered": outcome.offered,
+        "declined": outcome.declined,
+        "recovered": outcome.recovered,
+        "offer_id": outcome.offer_id,
+        "gesture_id": outcome.gesture_id,
+        "anchor_at": outcome.anchor_at,
+        "windows_days": list(window_days()),
+    }
+
+
+def _opening_events_create(outcomes: list[RecoveryOutcome]) -> None:
+    """One `opened` timeline event per outcome, in bulk (outcomes_open_many)."""
     titles = dict(
         Gesture.objects.filter(pk__in={o.offered_gesture_id for o in outcomes if o.offered_gesture_id}).values_list(
             "pk", "title"
@@ -251,20 +274,12 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
                 actor_type=SYSTEM.kind,
                 actor_label=SYSTEM.label,
                 message=_opening_message(outcome, "opened", gesture_title=titles.get(outcome.offered_gesture_id)),
-                data=jsonable(
-                    {"action": "opened", "offered": outcome.offered, "declined": outcome.declined,
-                     "recovered": outcome.recovered, "offer_id": outcome.offer_id,
-                     "gesture_id": outcome.gesture_id, "anchor_at": outcome.anchor_at, "windows_days": list(window_days())}
-                ),
+                data=jsonable(_opening_data(outcome, "opened")),
             )
             for outcome in outcomes
         ],
         batch_size=MAX_BATCH,
     )
-    customer_ids = {o.customer_id for o in outcomes}
-    windows_close_returned(OutcomeWindow.objects.filter(outcome__customer_id__in=customer_ids), now)
-    windows_settled_publish(settled_at=now, customer_ids=customer_ids)
-    return len(outcomes)
 
 
 def _fulfilment_fields(plan: _Plan) -> dict[str, Any]:

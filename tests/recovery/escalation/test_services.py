@@ -495,6 +495,27 @@ def test_acknowledge_records_who_and_writes_one_event(executive):
     assert event.message == "Acknowledged the escalation to executive: On it"
 
 
+def test_acknowledge_as_of_a_moment_records_it_then_and_judges_lateness_then(executive):
+    escalation = assess(ugly_complaint()).escalation
+    in_time = escalation.ack_due_at - timedelta(minutes=5)
+
+    done = services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=executive), now=in_time)
+
+    assert done.acknowledged_at == in_time
+    event = done.complaint.events.get(kind="acknowledged")
+    assert (event.message, event.data["late"]) == ("Acknowledged the escalation to executive", False)
+
+
+def test_acknowledge_after_the_deadline_says_how_late(executive):
+    escalation = assess(ugly_complaint()).escalation
+    late = escalation.ack_due_at + timedelta(minutes=30)
+
+    done = services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=executive), now=late)
+
+    event = done.complaint.events.get(kind="acknowledged")
+    assert (event.message, event.data["late"]) == ("Acknowledged the escalation to executive, 30 min late", True)
+
+
 def test_acknowledging_twice_is_a_conflict_naming_who_did_it(executive):
     escalation = assess(ugly_complaint()).escalation
     services.escalation_acknowledge(escalation_id=escalation.pk, actor=ActorRef(user=executive))
