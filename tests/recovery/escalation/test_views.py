@@ -617,3 +617,17 @@ def test_backtesting_a_rule_edit_keeps_the_edit_to_come_back_to(request, django_
     # another person's session (or an unknown draft) gets the saved rule
     other = browser(request, "executive").get(f"/rules/{rule.pk}/?draft={run.pk}").content.decode()
     assert 'value="Changed name"' not in other
+
+
+def test_the_inbox_and_the_panel_share_one_deescalate_form_each_with_its_own_field_id(request, executive):
+    escalation = ugly()
+    action = reverse("recovery:escalation_deescalate", args=[escalation.pk])
+
+    inbox = browser(request, "executive").get(INBOX).content.decode()
+    panel = _panel(executive, escalation.complaint)
+
+    for html, note_id in ((inbox, f"note-{escalation.pk}"), (panel, "panel-note")):
+        assert f'action="{action}"' in html
+        assert f'<label for="{note_id}">Why does it not need the executive tier?</label>' in html
+        assert f'<textarea id="{note_id}" name="note" rows="2" required></textarea>' in html
+        assert "Back to frontline agent</button>" in html
