@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from notifications import signals
 from notifications.delivery import AttemptOutcome, retry_delay
 from notifications.models import OutboundEmail
 from notifications.queue import enqueue_on_commit
+from notifications.services.outbox import sends_due
 
 
 @transaction.atomic
@@ -91,15 +91,7 @@ def _email_record(email: OutboundEmail, error: str) -> AttemptOutcome:
 
 def outbound_emails_due(*, now: datetime | None = None, grace: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
     """Ids of emails to (re)send: retries due and emails whose task was lost."""
-    now = now or timezone.now()
-    OutboundEmail.objects.filter(state=OutboundEmail.State.SENDING, claimed_at__lt=now - timedelta(minutes=5)).update(
-        state=OutboundEmail.State.PENDING, next_attempt_at=F("claimed_at"), claimed_at=None
-    )
-    return list(
-        OutboundEmail.objects.filter(state=OutboundEmail.State.PENDING, next_attempt_at__lte=now - grace)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return sends_due(OutboundEmail, now=now or timezone.now(), stale_after=timedelta(minutes=5), grace=grace, limit=limit)
 
 
 @transaction.atomic

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from notifications.delivery import SENDERS, TARGET_KINDS
@@ -158,3 +159,17 @@ def deliveries_enqueue(delivery_ids: list[int]) -> None:
             enqueue_on_commit(webhook_delivery_task, delivery_id)
     else:
         enqueue_on_commit(webhook_deliveries_sweep_task, 0)
+
+
+def sends_due(model: Any, *, now: datetime, stale_after: timedelta, grace: timedelta, limit: int) -> list[int]:
+    """Ids of the `model` rows (webhook deliveries, customer emails) to (re)send, oldest due first: retries now
+    due, and work whose task was lost. A claim older than `stale_after` (a worker that died mid-send) is released
+    first and is due at once; `grace` leaves a just-queued row to its own task."""
+    model.objects.filter(state=model.State.SENDING, claimed_at__lt=now - stale_after).update(
+        state=model.State.PENDING, next_attempt_at=F("claimed_at"), claimed_at=None
+    )
+    return list(
+        model.objects.filter(state=model.State.PENDING, next_attempt_at__lte=now - grace)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

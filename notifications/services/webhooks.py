@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from notifications import signals
@@ -20,7 +19,7 @@ from notifications.catalogue import event_types, event_types_unknown
 from notifications.delivery import SENDERS, AttemptOutcome, SendResult, retry_delay
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from notifications.secrets import secret_encrypt, secret_generate
-from notifications.services.outbox import BULK_ENQUEUE_LIMIT, deliveries_enqueue, subscriptions_changed
+from notifications.services.outbox import BULK_ENQUEUE_LIMIT, deliveries_enqueue, sends_due, subscriptions_changed
 
 logger = logging.getLogger(__name__)
 
@@ -219,16 +218,7 @@ def _send_timeout() -> timedelta:
 def webhook_deliveries_due(*, now: datetime | None = None, grace: timedelta = timedelta(seconds=30), limit: int = 1000) -> list[int]:
     """Ids of deliveries to (re)send: retries now due, and work whose task was lost — never queued (broker
     outage), or a worker that died mid-send (its claim is older than any send can take)."""
-    now = now or timezone.now()
-    # Due at once: its claim is older than the grace period.
-    Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=now - _send_timeout()).update(
-        state=Delivery.State.PENDING, next_attempt_at=F("claimed_at"), claimed_at=None
-    )
-    return list(
-        Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now - grace)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return sends_due(Delivery, now=now or timezone.now(), stale_after=_send_timeout(), grace=grace, limit=limit)
 
 
 @transaction.atomic
