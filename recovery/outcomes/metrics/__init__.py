@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,6 +38,7 @@ from django.utils import timezone
 from recovery.outcomes.metrics.assemble import CAVEAT, GROUP_LABELS, GROUPS, dataset_of, view_of
 from recovery.outcomes.metrics.filters import CACHE_PREFIX, MetricsFilter
 from recovery.outcomes.metrics.queries import direct_sources
+from recovery.outcomes.metrics.rollup import rollup_sources
 from recovery.outcomes.stats import cost_per_extra_return, difference_interval, rate
 
 __all__ = [
@@ -47,14 +48,29 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-def _dataset(f: MetricsFilter, now: datetime) -> dict[str, Any]:
-    """Every metric for every window under this filter (its window is ignored)."""
-    return dataset_of(direct_sources(f, now), f, now)
+Source = Literal["auto", "direct", "rollup"]
 
 
-def recovery_metrics_compute(f: MetricsFilter, *, now: datetime | None = None) -> dict[str, Any]:
-    """Every outcome metric for this filter, as plain JSON-friendly data (money as strings); never cached."""
-    return view_of(_dataset(f, now or timezone.now()), f)
+def _dataset(f: MetricsFilter, now: datetime, source: Source = "auto") -> dict[str, Any]:
+    """Every metric for every window under this filter (its window is ignored).
+
+    `auto` reads the rollup (recovery/outcomes/metrics/rollup.py) when it exists and serves this filter,
+    else the direct aggregate queries; both give the same numbers. `rollup` insists (an error without one).
+    """
+    sources = rollup_sources(f, now) if source != "direct" else None
+    if sources is None:
+        if source == "rollup":
+            raise LookupError("No metrics rollup serves this filter: run `manage.py outcome_rollup_rebuild`.")
+        sources = direct_sources(f, now)
+    return dataset_of(sources, f, now)
+
+
+def recovery_metrics_compute(f: MetricsFilter, *, now: datetime | None = None, source: Source = "auto") -> dict[str, Any]:
+    """Every outcome metric for this filter, as plain JSON-friendly data (money as strings); never cached.
+
+    `source="direct"` skips the rollup: the aggregate queries over the outcome tables themselves.
+    """
+    return view_of(_dataset(f, now or timezone.now(), source), f)
 
 
 def recovery_metrics(f: MetricsFilter) -> dict[str, Any]:

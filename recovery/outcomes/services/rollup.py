@@ -1,0 +1,124 @@
+"""Keeping the metrics rollup (recovery.models.OutcomeRollup) equal to the outcome tables.
+
+Every column of the rollup is a sum over customers, so a write that changes some customers' outcomes or
+windows takes their old share away and adds the new one, in its own transaction (`rollup_kept`); the settle
+sweep also moves the mark (`rolled_to`) to its `now`, for the customers whose windows ended since. Writers
+take the mark's row lock first, so two of them never compute a share from each other's half-done state.
+`outcome_rollup_rebuild` recomputes everything from scratch (`manage.py outcome_rollup_rebuild`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from recovery.models import OutcomeRollup, OutcomeRollupMark, OutcomeWindow
+from recovery.outcomes.metrics.rollup import MEASURES, Cell, shares
+from recovery.outcomes.services.common import MAX_BATCH, State
+
+logger = logging.getLogger(__name__)
+
+# Above this many customers one rebuild reads the windows once, where shares before and after read them twice.
+REBUILD_ABOVE = 20_000
+
+
+def _locked_mark() -> OutcomeRollupMark | None:
+    return OutcomeRollupMark.objects.select_for_update().order_by("pk").first()
+
+
+def _rows(cells: dict[Cell, dict[str, Any]]) -> list[OutcomeRollup]:
+    return [
+        OutcomeRollup(grouping=g, days=d, offered=o, declined=dec, key=key, **{m: v[m] for m in MEASURES})
+        for (g, d, o, dec, key), v in cells.items()
+    ]
+
+
+@transaction.atomic
+def outcome_rollup_rebuild(*, now: datetime | None = None) -> int:
+    """Recompute the rollup from scratch, as of `now`: a few aggregate queries and one bulk insert. Returns rows."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        # Writers that looked for the mark before it existed would not keep the rollup: they wait here instead.
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {OutcomeRollupMark._meta.db_table} IN EXCLUSIVE MODE")
+    mark = _locked_mark()
+    if mark is None:
+        mark = OutcomeRollupMark.objects.create(rolled_to=now, rebuilt_at=now)
+    OutcomeRollup.objects.all().delete()
+    rows = _rows(shares(None, now))
+    OutcomeRollup.objects.bulk_create(rows, batch_size=MAX_BATCH)
+    OutcomeRollupMark.objects.filter(pk=mark.pk).update(rolled_to=now, rebuilt_at=now)
+    logger.info("Rebuilt the metrics rollup as of %s: %s rows", now, len(rows))
+    return len(rows)
+
+
+def _apply(before: dict[Cell, dict[str, Any]], after: dict[Cell, dict[str, Any]]) -> None:
+    """Add after - before to the rollup: one read of the touched rows, one upsert."""
+    delta: dict[Cell, dict[str, Any]] = {}
+    for sign, cells in ((-1, before), (1, after)):
+        for cell, values in cells.items():
+            target = delta.setdefault(cell, dict.fromkeys(MEASURES, 0))
+            for m in MEASURES:
+                target[m] += sign * values[m]
+    delta = {cell: v for cell, v in delta.items() if any(v[m] for m in MEASURES)}
+    if not delta:
+        return
+    current: dict[Cell, dict[str, Any]] = {}
+    touched = Q()
+    for g, d, o, dec, key in delta:
+        touched |= Q(grouping=g, days=d, offered=o, declined=dec, key=key)
+    for row in OutcomeRollup.objects.filter(touched).values("grouping", "days", "offered", "declined", "key", *MEASURES):
+        current[(row["grouping"], row["days"], row["offered"], row["declined"], row["key"])] = row
+    merged = {}
+    for cell, change in delta.items():
+        old = current.get(cell, dict.fromkeys(MEASURES, 0))
+        merged[cell] = {m: old[m] + change[m] for m in MEASURES}
+    OutcomeRollup.objects.bulk_create(
+        _rows(merged), update_conflicts=True, unique_fields=["grouping", "days", "offered", "declined", "key"],
+        update_fields=list(MEASURES), batch_size=MAX_BATCH,
+    )
+
+
+@contextmanager
+def rollup_kept(
+    customer_ids: Iterable[int] | Callable[[OutcomeRollupMark], Iterable[int]], *, advance_to: datetime | None = None
+) -> Iterator[None]:
+    """Around a write that changes these customers' outcomes or windows (inside its transaction): the rollup
+    follows. With `advance_to` the mark also moves there (the settle sweep); `customer_ids` may then be a
+    function of the mark, called once it is locked. Nothing without a rollup."""
+    mark = _locked_mark()
+    if mark is None:
+        yield
+        return
+    ids = sorted(set(customer_ids(mark) if callable(customer_ids) else customer_ids))
+    if len(ids) > REBUILD_ABOVE:
+        yield
+        outcome_rollup_rebuild(now=max(advance_to or mark.rolled_to, mark.rolled_to))
+        return
+    before = shares(ids, mark.rolled_to) if ids else {}
+    yield
+    rolled_to = max(advance_to, mark.rolled_to) if advance_to else mark.rolled_to
+    after = shares(ids, rolled_to) if ids else {}
+    _apply(before, after)
+    if rolled_to != mark.rolled_to:
+        OutcomeRollupMark.objects.filter(pk=mark.pk).update(rolled_to=rolled_to)
+
+
+def settling_customers(now: datetime) -> Callable[[OutcomeRollupMark], list[int]]:
+    """Customers whose share changes when the sweep settles and moves the mark to `now`: those with a window
+    due (pending, ended) or decided and ended since the mark."""
+
+    def customers(mark: OutcomeRollupMark) -> list[int]:
+        due = Q(state=State.PENDING) | Q(ends_at__gt=mark.rolled_to)
+        return list(
+            OutcomeWindow.objects.filter(due, ends_at__lte=now).values_list("outcome__customer_id", flat=True).distinct()
+        )
+
+    return customers
