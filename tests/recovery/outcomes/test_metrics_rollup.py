@@ -71,7 +71,10 @@ def filters() -> list[MetricsFilter]:
     return [MetricsFilter(**{**f.__dict__, "window_days": days}) for f in variants for days in (None, 30, 60, 90)]
 
 
-def assert_same(now: datetime, f: MetricsFilter = MetricsFilter()) -> dict:
+DEFAULT = MetricsFilter()
+
+
+def assert_same(now: datetime, f: MetricsFilter = DEFAULT) -> dict:
     direct = recovery_metrics_compute(f, now=now, source="direct")
     assert recovery_metrics_compute(f, now=now) == direct, f
     if f.is_default:
