@@ -543,6 +543,20 @@ class OutcomeRollupMark(models.Model):
 
     rolled_to = models.DateTimeField()
     rebuilt_at = models.DateTimeField()
+    never_days = models.CharField(max_length=100, help_text="The window lengths the never-complained rows hold.")
 
     def __str__(self) -> str:
         return f"rolled to {self.rolled_to:%Y-%m-%d %H:%M}"
+
+
+class NeverComplainedAnchor(models.Model):
+    """A customer's never-complained anchor (recovery/outcomes/metrics/queries.py, with no months chosen): their
+    first qualifying activity, when no complaint of theirs was logged at or before it, and the next one after it.
+    Kept with the rollup (activity intake, complaints logged or imported) and rebuilt with it."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    occurred_at = models.DateTimeField(db_index=True)
+    next_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} anchored {self.occurred_at:%Y-%m-%d}"

@@ -6,6 +6,8 @@ share away and adding the new one (recovery/outcomes/services/rollup.py). The da
 only the customers with a decided window ending between T and now: their share at now replaces their share
 at T, computed by the same queries restricted to them. The numbers are exactly those of the direct queries.
 
+Never-complained anchors are kept per customer (NeverComplainedAnchor) and rolled up by month the same way.
+
 Only the default view (no cause, grade, tier, gesture or months) is served: distinct customers are not additive
 across rows, so a filter would need a row per combination. Filtered views use the direct queries.
 """
@@ -13,18 +15,26 @@ across rows, so a filter would need a row per combination. Filtered views use th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 
-from recovery.models import Gesture, OutcomeRollup, OutcomeRollupMark, OutcomeWindow, RecoveryOutcome
+from recovery.models import (
+    Gesture,
+    NeverComplainedAnchor,
+    OutcomeRollup,
+    OutcomeRollupMark,
+    OutcomeWindow,
+    RecoveryOutcome,
+)
 from recovery.outcomes.config import window_days
 from recovery.outcomes.metrics.filters import MetricsFilter, State, decided_q
-from recovery.outcomes.metrics.queries import Sources, never_complained, never_complained_by_month, randomised
-from recovery.outcomes.stats import month_key
+from recovery.outcomes.metrics.queries import Sources, randomised
+from recovery.outcomes.stats import month_key, rate
+from tickets.models import Complaint
 
 Cell = tuple[str, int, bool, bool, str]  # grouping, days, offered, declined, key
 MEASURES = ("windows", "n", "s", "k", "fulfilled", "late", "cost", "revenue")
@@ -68,7 +78,7 @@ def _add(into: dict[Cell, dict[str, Any]], cell: Cell, row: dict[str, Any], sign
         target[name] += sign * (row.get(name) or 0)
 
 
-def _window_shares(customers: QuerySet | list[int] | None, at: datetime, into: dict[Cell, dict[str, Any]], sign: int) -> None:
+def _window_shares(customers: list[int] | None, at: datetime, into: dict[Cell, dict[str, Any]], sign: int) -> None:
     windows = OutcomeWindow.objects.all()
     if customers is not None:
         windows = windows.filter(outcome__customer_id__in=customers)
@@ -80,7 +90,7 @@ def _window_shares(customers: QuerySet | list[int] | None, at: datetime, into: d
             _add(into, cell, row, sign)
 
 
-def _spend_shares(customers: QuerySet | list[int] | None, into: dict[Cell, dict[str, Any]], sign: int) -> None:
+def _spend_shares(customers: list[int] | None, into: dict[Cell, dict[str, Any]], sign: int) -> None:
     outcomes = RecoveryOutcome.objects.all()
     if customers is not None:
         outcomes = outcomes.filter(customer_id__in=customers)
@@ -97,34 +107,72 @@ def _spend_shares(customers: QuerySet | list[int] | None, into: dict[Cell, dict[
         _add(into, ("spend", 0, row["offered"], False, _key("spend", row["value"])), row, sign)
 
 
-def shares(customers: QuerySet | list[int] | None, at: datetime) -> dict[Cell, dict[str, Any]]:
+def _never_shares(
+    customers: list[int] | None, at: datetime, into: dict[Cell, dict[str, Any]], sign: int, *, checked: bool = False
+) -> None:
+    """Never-complained anchors by month: n = elapsed by `at` for each window length, s = came back within it."""
+    anchors = NeverComplainedAnchor.objects.all()
+    if checked:
+        # A complaint logged live is dated now: it ends an anchor only if that was stamped ahead of the clock, and
+        # no rate counts such an anchor before the sweep recomputes it (services/rollup.py). A read whose mark is
+        # far behind checks the anchors it adds all the same.
+        complained = Complaint.objects.filter(customer_id=OuterRef("customer_id"), created_at__lte=OuterRef("occurred_at"))
+        anchors = anchors.exclude(Exists(complained))
+    if customers is not None:
+        anchors = anchors.filter(customer_id__in=customers)
+    counts = {}
+    for days in window_days():
+        elapsed = Q(occurred_at__lte=at - timedelta(days=days))
+        within = ExpressionWrapper(F("occurred_at") + timedelta(days=days), output_field=DateTimeField())
+        counts[f"n_{days}"] = Count("pk", filter=elapsed)
+        counts[f"s_{days}"] = Count("pk", filter=elapsed & Q(next_at__lt=within))
+    for row in anchors.values(month=TruncMonth("occurred_at")).annotate(**counts).order_by():
+        for days in window_days():
+            share = {"n": row[f"n_{days}"], "s": row[f"s_{days}"]}
+            _add(into, ("never", days, False, False, month_key(row["month"])), share, sign)
+
+
+def shares(customers: list[int] | None, at: datetime) -> dict[Cell, dict[str, Any]]:
     """Every rollup row's share of these customers (None: everyone) with windows decided and elapsed by `at`."""
     into: dict[Cell, dict[str, Any]] = {}
     _window_shares(customers, at, into, 1)
     _spend_shares(customers, into, 1)
+    _never_shares(customers, at, into, 1)
     return into
 
 
 def shares_moved(customers: list[int], before: datetime, after: datetime) -> dict[Cell, dict[str, Any]]:
-    """What these customers' windows add when the mark moves from `before` to `after` (spend does not move)."""
+    """For a read at `after` of rows rolled to `before`: these customers' share then replaced by their share
+    now (spend does not move)."""
     into: dict[Cell, dict[str, Any]] = {}
     _window_shares(customers, after, into, 1)
     _window_shares(customers, before, into, -1)
+    _never_shares(customers, after, into, 1, checked=True)
+    _never_shares(customers, before, into, -1)  # as the rows hold it
     return into
 
 
 def moving_customers(before: datetime, after: datetime) -> list[int]:
-    """Customers with a window decided and ending in (min, max] of the two moments: the only shares that differ."""
+    """Customers whose share differs between the two moments: a window decided and ending between them, or a
+    never-complained anchor whose window ends between them. Both read an index on the moment."""
     low, high = sorted((before, after))
     if low == high:
         return []
-    return sorted(
-        set(
-            OutcomeWindow.objects.filter(ends_at__gt=low, ends_at__lte=high)
-            .exclude(state=State.PENDING)
-            .values_list("outcome__customer_id", flat=True)
-        )
+    windows = (
+        OutcomeWindow.objects.filter(ends_at__gt=low, ends_at__lte=high)
+        .exclude(state=State.PENDING)
+        .values_list("outcome__customer_id", flat=True)
     )
+    lengths = [timedelta(days=days) for days in window_days()]
+    anchors = NeverComplainedAnchor.objects.filter(
+        occurred_at__gt=low - max(lengths), occurred_at__lte=high - min(lengths)
+    ).values_list("customer_id", flat=True)
+    return sorted(set(windows) | set(anchors))
+
+
+def never_days() -> str:
+    """The window lengths, as the mark records those its never-complained rows were made for."""
+    return ",".join(str(days) for days in window_days())
 
 
 def _cells_at(now: datetime, mark: OutcomeRollupMark) -> dict[Cell, dict[str, Any]]:
@@ -201,12 +249,25 @@ def _month_date(key: str) -> dict[str, Any]:
     return {"month": date(int(year), int(month), 1)}
 
 
+def _never(cells: dict[Cell, dict[str, Any]]) -> dict[str, Any]:
+    totals = {days: {"n": 0, "s": 0} for days in window_days()}
+    by_month: dict[int, dict[str, dict[str, Any]]] = {days: {} for days in window_days()}
+    for (name, days, _, _, key), m in sorted(cells.items()):
+        if name != "never" or days not in totals:
+            continue
+        totals[days]["n"] += m["n"]
+        totals[days]["s"] += m["s"]
+        if m["n"]:
+            by_month[days][key] = rate(m["s"], m["n"])
+    return {"never": {days: rate(t["s"], t["n"]) for days, t in totals.items()}, "never_by_month": by_month}
+
+
 def rollup_sources(f: MetricsFilter, now: datetime) -> Sources | None:
     """The default view's aggregate rows from the rollup; None without a rollup or for a filtered view."""
     if not f.is_default:
         return None
     mark = OutcomeRollupMark.objects.first()
-    if mark is None:
+    if mark is None or mark.never_days != never_days():
         return None
     cells = _cells_at(now, mark)
     spend_by_month, spend = _spend(cells)
@@ -218,8 +279,7 @@ def rollup_sources(f: MetricsFilter, now: datetime) -> Sources | None:
         tiers=_breakdown(cells, "tier", lambda key: {"outcome__tier": key}),
         gestures=_breakdown(cells, "gesture", _gesture_fields(gesture_ids)),
         months=_breakdown(cells, "month", _month_date),
-        never=never_complained(f, now),
-        never_by_month=never_complained_by_month(f, now),
+        **_never(cells),
         randomised=randomised(f, now),
         spend_by_month=spend_by_month,
         spend=spend,

@@ -4,7 +4,8 @@ Every column of the rollup is a sum over customers, so a write that changes some
 windows takes their old share away and adds the new one, in its own transaction (`rollup_kept`); the settle
 sweep also moves the mark (`rolled_to`) to its `now`, for the customers whose windows ended since. Writers
 take the mark's row lock first, so two of them never compute a share from each other's half-done state.
-`outcome_rollup_rebuild` recomputes everything from scratch (`manage.py outcome_rollup_rebuild`).
+Never-complained anchors (NeverComplainedAnchor) are recomputed for the customers whose activity arrives or
+who complain (`anchors=True`). `outcome_rollup_rebuild` recomputes everything from scratch (`manage.py outcome_rollup_rebuild`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from recovery.models import OutcomeRollup, OutcomeRollupMark, OutcomeWindow
-from recovery.outcomes.metrics.rollup import MEASURES, Cell, shares
-from recovery.outcomes.services.common import MAX_BATCH, State
+from recovery.models import CustomerActivity, NeverComplainedAnchor, OutcomeRollup, OutcomeRollupMark, OutcomeWindow
+from recovery.outcomes.config import window_days
+from recovery.outcomes.metrics.rollup import MEASURES, Cell, never_days, shares
+from recovery.outcomes.services.common import MAX_BATCH, Kind, State
+from tickets.models import Complaint
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,37 @@ REBUILD_ABOVE = 20_000
 
 def _locked_mark() -> OutcomeRollupMark | None:
     return OutcomeRollupMark.objects.select_for_update().order_by("pk").first()
+
+
+# A customer's anchor: the first qualifying activity, unless a complaint of theirs was logged at or before it;
+# with the next qualifying activity after it (came back within N days when it is less than N days later).
+_ANCHORS = """
+INSERT INTO {anchor} (customer_id, occurred_at, next_at)
+SELECT f.customer_id, f.first_at,
+       (SELECT MIN(x.occurred_at) FROM {activity} x
+         WHERE x.customer_id = f.customer_id AND x.kind <> %s AND x.occurred_at > f.first_at)
+FROM (SELECT a.customer_id, MIN(a.occurred_at) AS first_at FROM {activity} a
+       WHERE a.kind <> %s {only} GROUP BY a.customer_id) f
+WHERE NOT EXISTS (SELECT 1 FROM {complaint} c WHERE c.customer_id = f.customer_id AND c.created_at <= f.first_at)
+"""
+
+
+def anchors_refresh(customer_ids: list[int] | None) -> None:
+    """Recompute the never-complained anchors of these customers (None: everyone): one DELETE, one INSERT … SELECT."""
+    anchors = NeverComplainedAnchor.objects.all()
+    if customer_ids is not None:
+        anchors = anchors.filter(customer_id__in=customer_ids)
+    anchors.delete()
+    if customer_ids == []:
+        return
+    quote = connection.ops.quote_name
+    only = f"AND a.customer_id IN ({', '.join(['%s'] * len(customer_ids))})" if customer_ids is not None else ""
+    sql = _ANCHORS.format(
+        anchor=quote(NeverComplainedAnchor._meta.db_table), activity=quote(CustomerActivity._meta.db_table),
+        complaint=quote(Complaint._meta.db_table), only=only,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Kind.GESTURE_REDEMPTION, Kind.GESTURE_REDEMPTION, *(customer_ids or [])])
 
 
 def _rows(cells: dict[Cell, dict[str, Any]]) -> list[OutcomeRollup]:
@@ -50,11 +84,12 @@ def outcome_rollup_rebuild(*, now: datetime | None = None) -> int:
             cursor.execute(f"LOCK TABLE {OutcomeRollupMark._meta.db_table} IN EXCLUSIVE MODE")
     mark = _locked_mark()
     if mark is None:
-        mark = OutcomeRollupMark.objects.create(rolled_to=now, rebuilt_at=now)
+        mark = OutcomeRollupMark.objects.create(rolled_to=now, rebuilt_at=now, never_days=never_days())
+    anchors_refresh(None)
     OutcomeRollup.objects.all().delete()
     rows = _rows(shares(None, now))
     OutcomeRollup.objects.bulk_create(rows, batch_size=MAX_BATCH)
-    OutcomeRollupMark.objects.filter(pk=mark.pk).update(rolled_to=now, rebuilt_at=now)
+    OutcomeRollupMark.objects.filter(pk=mark.pk).update(rolled_to=now, rebuilt_at=now, never_days=never_days())
     logger.info("Rebuilt the metrics rollup as of %s: %s rows", now, len(rows))
     return len(rows)
 
@@ -88,11 +123,15 @@ def _apply(before: dict[Cell, dict[str, Any]], after: dict[Cell, dict[str, Any]]
 
 @contextmanager
 def rollup_kept(
-    customer_ids: Iterable[int] | Callable[[OutcomeRollupMark], Iterable[int]], *, advance_to: datetime | None = None
+    customer_ids: Iterable[int] | Callable[[OutcomeRollupMark], Iterable[int]],
+    *,
+    advance_to: datetime | None = None,
+    anchors: bool = False,
 ) -> Iterator[None]:
     """Around a write that changes these customers' outcomes or windows (inside its transaction): the rollup
     follows. With `advance_to` the mark also moves there (the settle sweep); `customer_ids` may then be a
-    function of the mark, called once it is locked. Nothing without a rollup."""
+    function of the mark, called once it is locked. With `anchors` (their activity or complaints changed) their
+    never-complained anchors are recomputed too. Nothing without a rollup."""
     mark = _locked_mark()
     if mark is None:
         yield
@@ -104,6 +143,8 @@ def rollup_kept(
         return
     before = shares(ids, mark.rolled_to) if ids else {}
     yield
+    if anchors and ids:
+        anchors_refresh(ids)
     rolled_to = max(advance_to, mark.rolled_to) if advance_to else mark.rolled_to
     after = shares(ids, rolled_to) if ids else {}
     _apply(before, after)
@@ -117,8 +158,17 @@ def settling_customers(now: datetime) -> Callable[[OutcomeRollupMark], list[int]
 
     def customers(mark: OutcomeRollupMark) -> list[int]:
         due = Q(state=State.PENDING) | Q(ends_at__gt=mark.rolled_to)
-        return list(
-            OutcomeWindow.objects.filter(due, ends_at__lte=now).values_list("outcome__customer_id", flat=True).distinct()
-        )
+        windows = OutcomeWindow.objects.filter(due, ends_at__lte=now).values_list("outcome__customer_id", flat=True)
+        lengths = [timedelta(days=days) for days in window_days()]
+        anchors = NeverComplainedAnchor.objects.filter(
+            occurred_at__gt=mark.rolled_to - max(lengths), occurred_at__lte=now - min(lengths)
+        ).values_list("customer_id", flat=True)
+        return sorted(set(windows.distinct()) | set(anchors))
 
     return customers
+
+
+def never_complained_kept(customer_ids: Iterable[int]) -> None:
+    """These customers complained (a complaint logged or imported): recompute their anchors and the rollup."""
+    with rollup_kept(customer_ids, anchors=True):
+        pass

@@ -230,7 +230,8 @@ def outcome_windows_settle(*, now: datetime | None = None) -> SettleResult:
     turns it to *returned* (see windows_close_returned).
     """
     now = now or timezone.now()
-    with rollup_kept(settling_customers(now), advance_to=now):
+    # Anchors too: one whose windows start to count is recomputed then (a live complaint may have ended it).
+    with rollup_kept(settling_customers(now), advance_to=now, anchors=True):
         returned, lapsed = settle_due(now)
     if returned or lapsed:
         windows_settled_publish(settled_at=now)

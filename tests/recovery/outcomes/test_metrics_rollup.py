@@ -13,8 +13,10 @@ from recovery.models import Offer, OutcomeRollup, OutcomeRollupMark
 from recovery.outcomes import services
 from recovery.outcomes.metrics import MetricsFilter, recovery_metrics_compute
 from recovery.outcomes.services.rollup import outcome_rollup_rebuild
-from tests.factories import CustomerFactory
+from tests.factories import ComplaintFactory, CustomerFactory
 from tests.recovery.outcomes_factories import add_activity, make_gesture, make_resolved_complaint, open_outcome
+from tickets.models import Complaint
+from tickets.signals import complaint_logged, complaints_imported
 
 NOW = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
 D = timedelta(days=1)
@@ -57,7 +59,24 @@ def population(db):
             add_activity(customer, NOW - (100 - 7 * c) * D, amount="12.50", currency="EUR")
     services.outcome_windows_close(customer_ids=[c.pk for c in customers], now=NOW - 2 * D)
     services.outcome_windows_settle(now=NOW - D)
-    return {"customers": customers, "gestures": gestures}
+    browsers = []
+    for b in range(7):  # never complained: anchored at their first purchase, some back within 30/60/90 days
+        browser = CustomerFactory()
+        browsers.append(browser)
+        first = NOW - (230 - 31 * b) * D
+        add_activity(browser, first - timedelta(hours=b))
+        add_activity(browser, first + (20 + 25 * (b % 4)) * D, kind="visit" if b % 2 else "purchase")
+    return {"customers": customers, "gestures": gestures, "browsers": browsers}
+
+
+_reports = itertools.count()
+
+
+def report(customer, at: datetime, *, now: datetime) -> None:
+    """Activity as intake receives it (the rollup follows intake, not rows written behind its back)."""
+    item = {"source": "shop", "external_id": f"r-{next(_reports)}", "kind": "purchase", "occurred_at": at.isoformat(),
+            "amount": "15.00", "currency": "GBP", "customer": {"email": customer.email}}
+    assert services.activity_intake(items=[item], now=now).accepted == 1
 
 
 def filters() -> list[MetricsFilter]:
@@ -99,6 +118,7 @@ def test_rollup_equals_direct_for_every_filter(population):
     assert windows[60]["offered"]["customers"] > 0 and windows[60]["not_offered"]["customers"] > 0
     assert windows[90]["watching"]["offered"] + windows[90]["watching"]["not_offered"] > 0
     assert any(w["offered"]["effective_n"] < w["offered"]["customers"] for w in default["windows"])
+    assert all(w["never_complained"]["customers"] > 0 for w in default["windows"])
 
 
 def test_rollup_equals_direct_at_other_moments_than_its_mark(population):
@@ -115,8 +135,8 @@ def test_rollup_follows_writes_made_after_it_was_built(population):
     newcomer = CustomerFactory()
     for index, (customer, ago) in enumerate([(customers[0], 3), (customers[4], 70), (newcomer, 10), (newcomer, 130)]):
         open_outcome(_complaint(customer, 30 + index, NOW - ago * D, gestures), now=NOW)
-    add_activity(customers[1], NOW - 150 * D, amount="99.00")  # inside windows settled 'not returned' earlier
-    add_activity(newcomer, NOW + 4 * D)
+    report(customers[1], NOW - 150 * D, now=NOW)  # inside windows settled 'not returned' earlier
+    report(newcomer, NOW + 4 * D, now=NOW + 4 * D)
     services.outcome_windows_close(customer_ids=[customers[1].pk, newcomer.pk], now=NOW + 5 * D)
 
     # then: equal right away, after the sweep moves the mark, and again after later sweeps
@@ -131,6 +151,37 @@ def test_rollup_follows_writes_made_after_it_was_built(population):
     kept = rollup_rows()
     outcome_rollup_rebuild(now=NOW + 200 * D)
     assert rollup_rows() == kept
+
+
+def test_never_complained_follows_activity_and_complaints(population):
+    outcome_rollup_rebuild(now=NOW)
+    browsers = population["browsers"]
+    fresh = CustomerFactory()
+
+    report(fresh, NOW - 100 * D, now=NOW)  # a new anchor
+    report(fresh, NOW - 80 * D, now=NOW)  # came back within 30 days
+    report(browsers[3], NOW - 300 * D, now=NOW)  # history: an earlier first purchase moves the anchor
+    ahead = CustomerFactory()
+    report(ahead, NOW + timedelta(minutes=3), now=NOW)  # a first purchase stamped a little ahead of the clock
+    report(browsers[5], NOW - 5 * D, now=NOW)  # back within 30 days, a late report
+    assert_same(NOW)
+
+    # a complaint logged at the anchor ends it (its anchor was stamped ahead); one imported from history ends an
+    # older anchor
+    logged = ComplaintFactory(customer=ahead)
+    Complaint.objects.filter(pk=logged.pk).update(created_at=NOW + timedelta(minutes=1))
+    complaint_logged.send(sender=Complaint, complaint_id=logged.pk, actor=None)
+    history = ComplaintFactory(customer=browsers[2])
+    Complaint.objects.filter(pk=history.pk).update(created_at=NOW - 400 * D)
+    complaints_imported.send(sender=Complaint, complaints=[history], actor=None)
+
+    for moment in (NOW, NOW + 10 * D, NOW + 31 * D, NOW + 70 * D):  # the mark stays at NOW: reads check the anchors
+        assert_same(moment)
+    services.outcome_windows_settle(now=NOW + 35 * D)  # the sweep recomputes the anchors that start to count
+    for moment in (NOW + 35 * D, NOW + 100 * D):
+        assert_same(moment)
+    never = assert_same(NOW + 100 * D)["windows"][0]["never_complained"]
+    assert never["customers"] >= 5
 
 
 def test_a_late_fulfilment_after_a_window_was_decided_moves_the_rollup_too(population):
@@ -170,6 +221,6 @@ def test_without_a_rollup_the_default_view_is_computed_directly(population):
 
 def test_the_rollup_view_reads_a_fixed_number_of_queries(population, django_assert_max_num_queries):
     outcome_rollup_rebuild(now=NOW)
-    # mark, rows, customers moving since the mark (none), gestures' titles, never complained (2), randomised
-    with django_assert_max_num_queries(7):
+    # mark, rows, customers moving since the mark (windows, anchors), gestures' titles, randomised
+    with django_assert_max_num_queries(6):
         recovery_metrics_compute(MetricsFilter(), now=NOW)
