@@ -163,11 +163,17 @@ def moving_customers(before: datetime, after: datetime) -> list[int]:
         .exclude(state=State.PENDING)
         .values_list("outcome__customer_id", flat=True)
     )
-    lengths = [timedelta(days=days) for days in window_days()]
-    anchors = NeverComplainedAnchor.objects.filter(
-        occurred_at__gt=low - max(lengths), occurred_at__lte=high - min(lengths)
-    ).values_list("customer_id", flat=True)
+    anchors = NeverComplainedAnchor.objects.filter(anchors_ending(low, high)).values_list("customer_id", flat=True)
     return sorted(set(windows) | set(anchors))
+
+
+def anchors_ending(low: datetime, high: datetime) -> Q:
+    """Anchors whose window of some length ends in (low, high]: those counted at high but not at low."""
+    ending = Q(pk__in=[])
+    for days in window_days():
+        length = timedelta(days=days)
+        ending |= Q(occurred_at__gt=low - length, occurred_at__lte=high - length)
+    return ending
 
 
 def never_days() -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,8 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from recovery.models import CustomerActivity, NeverComplainedAnchor, OutcomeRollup, OutcomeRollupMark, OutcomeWindow
-from recovery.outcomes.config import window_days
-from recovery.outcomes.metrics.rollup import MEASURES, Cell, never_days, shares
+from recovery.outcomes.metrics.rollup import MEASURES, Cell, anchors_ending, never_days, shares
 from recovery.outcomes.services.common import MAX_BATCH, Kind, State
 from tickets.models import Complaint
 
@@ -159,10 +158,8 @@ def settling_customers(now: datetime) -> Callable[[OutcomeRollupMark], list[int]
     def customers(mark: OutcomeRollupMark) -> list[int]:
         due = Q(state=State.PENDING) | Q(ends_at__gt=mark.rolled_to)
         windows = OutcomeWindow.objects.filter(due, ends_at__lte=now).values_list("outcome__customer_id", flat=True)
-        lengths = [timedelta(days=days) for days in window_days()]
-        anchors = NeverComplainedAnchor.objects.filter(
-            occurred_at__gt=mark.rolled_to - max(lengths), occurred_at__lte=now - min(lengths)
-        ).values_list("customer_id", flat=True)
+        ending = anchors_ending(mark.rolled_to, now) if now > mark.rolled_to else Q(pk__in=[])
+        anchors = NeverComplainedAnchor.objects.filter(ending).values_list("customer_id", flat=True)
         return sorted(set(windows.distinct()) | set(anchors))
 
     return customers
