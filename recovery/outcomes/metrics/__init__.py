@@ -21,8 +21,9 @@ Definitions (docs/outcomes-and-metrics.md has them in words a manager follows):
   visit in the period with no complaint *before* it — nothing later is looked at), came back if
   active again within N days. They buy differently from complainers, so no difference is computed.
 
-Every number comes from aggregate queries (about a dozen per computation, however many rows);
-results are cached for METRICS_CACHE_SECONDS and refreshed by a Celery task.
+The default view is read from the rollup (rollup.py; kept by services/rollup.py), filtered views from about a
+dozen aggregate queries (queries.py); both give the same numbers, assembled by assemble.py. Results are cached
+for METRICS_CACHE_SECONDS and refreshed by a Celery task.
 """
 
 from __future__ import annotations
