@@ -224,3 +224,16 @@ def test_the_rollup_view_reads_a_fixed_number_of_queries(population, django_asse
     # mark, rows, customers moving since the mark (windows, anchors), gestures' titles, randomised
     with django_assert_max_num_queries(6):
         recovery_metrics_compute(MetricsFilter(), now=NOW)
+
+
+def test_the_demo_builds_its_rollup_and_the_dashboard_reads_the_same_numbers(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("seed_demo", "--quiet-users", stdout=StringIO())
+    call_command("seed_recovery_demo", stdout=StringIO())
+
+    assert OutcomeRollupMark.objects.exists()
+    assert_same(timezone.now())
