@@ -237,3 +237,16 @@ def test_the_demo_builds_its_rollup_and_the_dashboard_reads_the_same_numbers(db)
 
     assert OutcomeRollupMark.objects.exists()
     assert_same(timezone.now())
+
+
+def test_a_sweep_over_many_customers_rebuilds_instead_and_stays_equal(population, monkeypatch):
+    from recovery.outcomes.services import rollup
+
+    outcome_rollup_rebuild(now=NOW)
+    monkeypatch.setattr(rollup, "REBUILD_ABOVE", 2)  # a backlog: more customers than shares are worth computing for
+
+    services.outcome_windows_settle(now=NOW + 95 * D)
+
+    assert OutcomeRollupMark.objects.get().rebuilt_at == NOW + 95 * D
+    assert_same(NOW + 95 * D)
+    assert_same(NOW + 130 * D)
