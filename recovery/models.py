@@ -504,3 +504,59 @@ class GestureLearning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gesture_id}/{self.cause}: {self.successes}/{self.trials}"
+
+
+class OutcomeRollup(models.Model):
+    """What the default outcome dashboard reads instead of scanning every window (docs/outcomes-and-metrics.md,
+    "The rollup"): per grouping (total, cause, grade, tier, gesture, month; spend per month), window length and
+    group, the sums over the windows decided and elapsed by `OutcomeRollupMark.rolled_to`.
+
+    Every column is a sum over customers — `k` counts each customer once per row — so a change to one
+    customer's outcomes is applied by taking away that customer's old share and adding the new one.
+    """
+
+    grouping = models.CharField(max_length=10)
+    days = models.PositiveSmallIntegerField(help_text="The window length; 0 for the spend rows (per outcome).")
+    offered = models.BooleanField()
+    declined = models.BooleanField(default=False, help_text="Set on the 'total' rows only.")
+    key = models.CharField(max_length=60, blank=True, help_text="Cause, grade, tier, gesture id or YYYY-MM.")
+    windows = models.IntegerField(default=0, help_text="Every window, decided or not (for 'watching').")
+    n = models.IntegerField(default=0, help_text="Windows decided and elapsed (spend: outcomes).")
+    s = models.IntegerField(default=0, help_text="Of those, returned.")
+    k = models.IntegerField(default=0, help_text="Distinct customers of those.")
+    fulfilled = models.IntegerField(default=0)
+    late = models.IntegerField(default=0)
+    cost = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grouping", "days", "offered", "declined", "key"], name="rollup_cell_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grouping} {self.days}d {self.key or '-'} offered={self.offered}: {self.s}/{self.n}"
+
+
+class OutcomeRollupMark(models.Model):
+    """The one row saying up to when the rollup holds decided windows; no row means no rollup (direct reads)."""
+
+    rolled_to = models.DateTimeField()
+    rebuilt_at = models.DateTimeField()
+    never_days = models.CharField(max_length=100, help_text="The window lengths the never-complained rows hold.")
+
+    def __str__(self) -> str:
+        return f"rolled to {self.rolled_to:%Y-%m-%d %H:%M}"
+
+
+class NeverComplainedAnchor(models.Model):
+    """A customer's never-complained anchor (recovery/outcomes/metrics/queries.py, with no months chosen): their
+    first qualifying activity, when no complaint of theirs was logged at or before it, and the next one after it.
+    Kept with the rollup (activity intake, complaints logged or imported) and rebuilt with it."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    occurred_at = models.DateTimeField(db_index=True)
+    next_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} anchored {self.occurred_at:%Y-%m-%d}"

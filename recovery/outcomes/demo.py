@@ -73,6 +73,8 @@ def seed(stdout: Any) -> None:
     _backdate_outcome_events(complaints)
     services.outcome_windows_settle(now=now)
     learned = services.gesture_learning_recompute(now=now)
+    # The history above was written in bulk, behind the services that keep the metrics rollup: build it now.
+    services.outcome_rollup_rebuild(now=now)
     recovery_metrics_refresh()
     stdout.write(
         f"Outcomes demo: {len(complaints)} past complaints with outcomes, {browsers} customers who never complained, "

@@ -4,6 +4,7 @@
 - watching.py  opening an outcome when a complaint is resolved (intention-to-treat groups)
 - windows.py   closing, settling and reconciling watch windows
 - learning.py  the (cause, gesture) counts the ranking learns from
+- rollup.py    keeping the metrics rollup equal to the outcome tables, and rebuilding it
 - common.py    enum shorthands, the system actor
 
 What callers may rely on:
@@ -41,6 +42,11 @@ from recovery.outcomes.services.common import (
 from recovery.outcomes.services.learning import (
     LearningResult,
     gesture_learning_recompute,
+)
+from recovery.outcomes.services.rollup import (
+    anchors_refresh,
+    outcome_rollup_rebuild,
+    rollup_kept,
 )
 from recovery.outcomes.services.watching import (
     OFFERED_STATUSES,

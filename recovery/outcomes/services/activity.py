@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from notifications.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, RecoveryOutcome
 from recovery.outcomes.services.common import MAX_BATCH, Kind
+from recovery.outcomes.services.rollup import rollup_kept
 from tickets import services as ticket_services
 from tickets.textcheck import text_problems
 from tickets.validators import validate_email_address
@@ -276,9 +277,10 @@ def activity_record(*, items: Sequence[ActivityInput]) -> IntakeResult:
         )
         for item in fresh
     ]
-    # ignore_conflicts: a concurrent request may have stored the same activity a moment ago.
-    CustomerActivity.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
     customer_ids = frozenset(row.customer_id for row in rows)
+    with rollup_kept(customer_ids, anchors=True):
+        # ignore_conflicts: a concurrent request may have stored the same activity a moment ago.
+        CustomerActivity.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
     watched = sorted(
         RecoveryOutcome.objects.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True).distinct()
     )

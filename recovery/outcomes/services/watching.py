@@ -16,6 +16,7 @@ from django.utils import timezone
 from recovery.models import Gesture, Offer, OutcomeWindow, RecoveryOutcome
 from recovery.outcomes.config import window_days
 from recovery.outcomes.services.common import MAX_BATCH, SYSTEM, State
+from recovery.outcomes.services.rollup import rollup_kept
 from recovery.outcomes.services.windows import customers_lock, settle_due, windows_close_returned
 from recovery.webhook_payloads import windows_settled_publish
 from tickets.events import event_write, jsonable
@@ -139,6 +140,12 @@ def outcome_open(*, complaint_id: int, now: datetime | None = None) -> OpenResul
     if plan is None:
         return OpenResult(None, "not_resolved")
     customers_lock([complaint.customer_id])
+    with rollup_kept([complaint.customer_id]):
+        return _open_locked(complaint, offers, plan, now)
+
+
+def _open_locked(complaint: Complaint, offers: list[dict[str, Any]], plan: _Plan, now: datetime) -> OpenResult:
+    """outcome_open once the customer is locked: open, re-anchor or record a late fulfilment."""
     outcome = RecoveryOutcome.objects.filter(complaint_id=complaint.pk).first()
     if outcome is None:
         outcome, action = _outcome_create(complaint, offers, plan), "opened"
@@ -181,6 +188,11 @@ def outcomes_open_many(*, complaint_ids: Iterable[int], now: datetime | None = N
     if not planned:
         return 0
     customers_lock(c.customer_id for c, _ in planned)
+    with rollup_kept(c.customer_id for c, _ in planned):
+        return _open_many_locked(planned, offers, now)
+
+
+def _open_many_locked(planned: list[tuple[Complaint, _Plan]], offers: dict[int, list[dict[str, Any]]], now: datetime) -> int:
     outcomes = RecoveryOutcome.objects.bulk_create(
         [
             RecoveryOutcome(

@@ -21,6 +21,7 @@ from notifications.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, Offer, OutcomeWindow, RecoveryOutcome
 from recovery.outcomes.config import window_days
 from recovery.outcomes.services.common import MAX_BATCH, Kind, State
+from recovery.outcomes.services.rollup import rollup_kept, settling_customers
 from recovery.webhook_payloads import windows_settled_publish
 from tickets.models import Complaint, Customer, Status
 
@@ -204,7 +205,8 @@ def outcome_windows_close(*, customer_ids: Iterable[int], now: datetime | None =
     if not ids:
         return CloseResult(0, 0)
     customers_lock(ids)
-    returned = windows_close_returned(OutcomeWindow.objects.filter(outcome__customer_id__in=ids), now)
+    with rollup_kept(ids):
+        returned = windows_close_returned(OutcomeWindow.objects.filter(outcome__customer_id__in=ids), now)
     windows_settled_publish(settled_at=now, customer_ids=ids)
     return CloseResult(customers=len(ids), returned=returned)
 
@@ -228,7 +230,9 @@ def outcome_windows_settle(*, now: datetime | None = None) -> SettleResult:
     turns it to *returned* (see windows_close_returned).
     """
     now = now or timezone.now()
-    returned, lapsed = settle_due(now)
+    # Anchors too: one whose windows start to count is recomputed then (a live complaint may have ended it).
+    with rollup_kept(settling_customers(now), advance_to=now, anchors=True):
+        returned, lapsed = settle_due(now)
     if returned or lapsed:
         windows_settled_publish(settled_at=now)
     if returned or lapsed:

@@ -249,7 +249,7 @@ def test_metrics_filters_narrow_complainers_and_gesture_keeps_the_comparison_gro
 
 def test_metrics_take_a_fixed_number_of_aggregate_queries_for_every_window(story, browsers, django_assert_num_queries):
     with django_assert_num_queries(11):
-        metrics.recovery_metrics_compute(MetricsFilter(), now=NOW)
+        metrics.recovery_metrics_compute(MetricsFilter(), now=NOW, source="direct")
 
 
 def test_metrics_for_another_window_come_from_the_same_cache_entry(story, settings, django_assert_num_queries):
