@@ -163,7 +163,8 @@ CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, reusing one redis-py client per pool (cxrecovery/cache.py).
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": CACHE_URL,
             # A hung or unreachable Redis must cost a request at most a second: the throttle then fails open.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -178,7 +178,7 @@ def test_cache_down_intake_still_answers_201_and_the_throttle_fails_open(own_red
     # given: the throttle counts in the test's own Redis
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": own_redis.url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
