@@ -121,16 +121,42 @@ def insert_unless_known(obj: Model) -> bool:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: True (and the instance saved) when the row went in, False
     when a row with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it to
     commit or roll back)."""
+    return insert_one(obj, ignore_conflicts=True)
+
+
+# The SQL of one-row INSERTs by (model, database, ON CONFLICT, columns): the text depends only on those, so the ORM
+# compiles it once per process; each INSERT then only prepares its values (what the compiler does per value).
+_INSERT_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def insert_one(obj: Model, *, ignore_conflicts: bool = False) -> bool:
+    """INSERT one new instance with RETURNING id, as Model.save(force_insert=True) would store it (auto_now fields
+    stamped, values prepared by their fields), without save()'s per-call compiling and its pre/post_save signals:
+    for rows nobody listens to (complaints, timeline events, customers and their references at intake).
+    With ignore_conflicts, a row that would break a unique constraint is skipped and False returned."""
     model = type(obj)
     using = router.db_for_write(model)
     conn = connections[using]
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(obj, f.attname) is not None]
-    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [obj])
-    compiler = query.get_compiler(using=using)
-    compiler.returning_fields = [opts.pk]
-    [(sql, params)] = compiler.as_sql()
+    key = (model, using, ignore_conflicts, tuple(f.attname for f in fields))
+    sql = _INSERT_SQL.get(key)
+    if sql is not None:
+        values = [f.pre_save(obj, True) for f in fields]
+        if any(hasattr(v, "resolve_expression") for v in values):
+            sql = None  # an expression compiles into the SQL: let the ORM do it
+        else:
+            params = [f.get_db_prep_save(v, connection=conn) for f, v in zip(fields, values, strict=True)]
+    if sql is None:
+        query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(using=using)
+        compiler.returning_fields = [opts.pk]
+        [(sql, params)] = compiler.as_sql()
+        plain = not any(hasattr(f, "get_placeholder") or hasattr(getattr(obj, f.attname), "resolve_expression")
+                        for f in fields)
+        if plain and sql.count("%s") == len(fields):
+            _INSERT_SQL[key] = sql
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
