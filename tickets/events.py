@@ -28,7 +28,16 @@ def jsonable(value: Any) -> Any:
 def event_write(
     *, complaint: Complaint, kind: str, actor: ActorRef, message: str = "", data: dict[str, Any] | None = None
 ) -> TimelineEvent:
-    event = TimelineEvent(
+    event = event_build(complaint=complaint, kind=kind, actor=actor, message=message, data=data)
+    insert_one(event)  # what save() would store, without compiling the INSERT again for every event
+    return event
+
+
+def event_build(
+    *, complaint: Complaint | None, kind: str, actor: ActorRef, message: str = "", data: dict[str, Any] | None = None
+) -> TimelineEvent:
+    """The event event_write stores, unsaved: for a writer that stores it with its complaint (complaint_log)."""
+    return TimelineEvent(
         complaint=complaint,
         kind=kind,
         actor_type=actor.kind,
@@ -38,5 +47,3 @@ def event_write(
         message=message[:500],
         data=jsonable(data or {}),
     )
-    insert_one(event)  # what save() would store, without compiling the INSERT again for every event
-    return event
