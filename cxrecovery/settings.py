@@ -163,7 +163,8 @@ CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, reusing one redis-py client per pool (cxrecovery/cache.py).
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": CACHE_URL,
             # A hung or unreachable Redis must cost a request at most a second: the throttle then fails open.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -289,6 +290,8 @@ if EMAIL_TIMEOUT <= 0:
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# kombu's Redis transport, reusing one redis-py client per channel (cxrecovery/broker.py).
+CELERY_BROKER_TRANSPORT = "cxrecovery.broker:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -19,6 +19,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: Django tries the patterns in order, and the API is most of the traffic (an intake request used to be
+    # matched against ~75 browser patterns before reaching it). No other pattern starts with api/.
+    path("api/v1/", include(api_v1)),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -29,7 +32,6 @@ urlpatterns = [
     path("", include("tickets.helpdesks.urls")),
     path("", include("notifications.urls")),
     path("", include("recovery.urls")),
-    path("api/v1/", include(api_v1)),
     # Last: whatever no API route claimed answers the API's JSON 404.
     re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

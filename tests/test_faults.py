@@ -46,7 +46,7 @@ def test_throttle_fails_open_when_the_cache_is_down_and_warns_once(key_client, s
     # given: the cache is a Redis nobody listens on, and a tight throttle that would refuse the fourth request
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
@@ -79,7 +79,7 @@ def test_throttle_still_counts_when_the_cache_works(key_client, monkeypatch):
 def test_metrics_are_computed_when_the_cache_is_down(senior, client, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

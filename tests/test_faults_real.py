@@ -178,7 +178,7 @@ def test_cache_down_intake_still_answers_201_and_the_throttle_fails_open(own_red
     # given: the throttle counts in the test's own Redis
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "cxrecovery.cache.RedisCache",
             "LOCATION": own_redis.url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
@@ -235,6 +235,40 @@ def test_broker_down_intake_stores_the_complaint_and_its_work_is_delayed_not_los
             )
         finally:
             worker.stop()
+
+
+@pytest.mark.real_services
+@pytest.mark.django_db(transaction=True)
+def test_broker_restarted_between_complaints_the_next_complaints_task_is_queued_on_a_new_connection(own_redis):
+    # Intake keeps one producer (one broker connection) per thread (notifications/queue.py): a failure must drop it.
+    _need_postgres()
+    import base64
+    import json
+
+    import redis
+
+    client = _key_client()
+    broker = redis.Redis.from_url(own_redis.url)
+
+    def post(n: int) -> int:
+        body = {**BODY, "source": "shop", "external_id": f"B-{n}"}
+        return client.post(URL, body, format="json").status_code
+
+    with celery_broker(own_redis.url):
+        # given: a complaint's assessment went out on this thread's producer
+        assert post(1) == 201 and broker.llen(QUEUE) == 1
+
+        # when: the broker goes away (its queue with it: no persistence) while a complaint arrives, then comes back
+        own_redis.stop()
+        assert post(2) == 201
+        own_redis.start()
+        assert post(3) == 201
+
+    # then: the third complaint's assessment is queued (the second one's is the sweep's to send)
+    messages = broker.lrange(QUEUE, 0, -1)
+    assert len(messages) == 1
+    args, _, _ = json.loads(base64.b64decode(json.loads(messages[0])["body"]))
+    assert args == [Complaint.objects.get(external_id="B-3").pk, "logged"]
 
 
 # --- A worker is killed with tasks reserved ------------------------------------------------------------------

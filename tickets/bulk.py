@@ -117,20 +117,100 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
             copy.write_row([Jsonb(row[n]) if n in json_names else row[n] for n in names])
 
 
-def insert_unless_known(obj: Model) -> bool:
+def insert_unless_known(obj: Model, *, then: Model | None = None, link: str = "") -> bool:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: True (and the instance saved) when the row went in, False
     when a row with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it to
-    commit or roll back)."""
+    commit or roll back).
+
+    `then`: a new row that belongs to obj (its foreign key `link` points at obj, for example the complaint's
+    `logged` timeline event), stored only if obj went in. On PostgreSQL both go in with one statement (a
+    data-modifying WITH: one round trip, one statement to parse); elsewhere with a second INSERT."""
+    if then is not None and connections[router.db_for_write(type(obj))].vendor == "postgresql":
+        return _insert_pair(obj, then, link)
+    if not insert_one(obj, ignore_conflicts=True):
+        return False
+    if then is not None:
+        setattr(then, link, obj)
+        insert_one(then)
+    return True
+
+
+def _insert_pair(obj: Model, then: Model, link: str) -> bool:
+    """WITH parent AS (INSERT … ON CONFLICT DO NOTHING RETURNING id) INSERT INTO child (link, …) SELECT id, … FROM
+    parent RETURNING link, id. The child's values are cast to their columns' types: in a SELECT list PostgreSQL
+    would otherwise read a NULL or a quoted literal as text."""
+    model, child = type(obj), type(then)
+    using = router.db_for_write(model)
+    conn = connections[using]
+    quote = conn.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or getattr(obj, f.attname) is not None]
+    link_field = child._meta.get_field(link)
+    child_fields = [f for f in child._meta.concrete_fields if not f.primary_key and f is not link_field]
+    key = ("pair", model, child, link, using, tuple(f.attname for f in fields))
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        pk = quote(model._meta.pk.column)
+        sql = (
+            f"WITH parent AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {pk}) "
+            f"INSERT INTO {quote(child._meta.db_table)} ({quote(link_field.column)}, "
+            f"{', '.join(quote(f.column) for f in child_fields)}) "
+            f"SELECT parent.{pk}, {', '.join(f'CAST(%s AS {f.db_type(conn)})' for f in child_fields)} FROM parent "
+            f"RETURNING {quote(link_field.column)}, {quote(child._meta.pk.column)}"
+        )
+        _INSERT_SQL[key] = sql
+    values = [f.pre_save(obj, True) for f in fields]
+    child_values = [f.pre_save(then, True) for f in child_fields]
+    if any(hasattr(v, "resolve_expression") for v in [*values, *child_values]):
+        raise ValueError("insert_unless_known(then=...) takes plain values, not expressions")
+    params = [f.get_db_prep_save(v, connection=conn) for f, v in zip(fields, values, strict=True)]
+    params += [f.get_db_prep_save(v, connection=conn) for f, v in zip(child_fields, child_values, strict=True)]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = model._meta.pk.to_python(row[0])
+    obj._state.adding, obj._state.db = False, using
+    setattr(then, link, obj)
+    then.pk = child._meta.pk.to_python(row[1])
+    then._state.adding, then._state.db = False, using
+    return True
+
+
+# The SQL of one-row INSERTs by (model, database, ON CONFLICT, columns): the text depends only on those, so the ORM
+# compiles it once per process; each INSERT then only prepares its values (what the compiler does per value).
+_INSERT_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def insert_one(obj: Model, *, ignore_conflicts: bool = False) -> bool:
+    """INSERT one new instance with RETURNING id, as Model.save(force_insert=True) would store it (auto_now fields
+    stamped, values prepared by their fields), without save()'s per-call compiling and its pre/post_save signals:
+    for rows nobody listens to (complaints, timeline events, customers and their references at intake).
+    With ignore_conflicts, a row that would break a unique constraint is skipped and False returned."""
     model = type(obj)
     using = router.db_for_write(model)
     conn = connections[using]
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key or getattr(obj, f.attname) is not None]
-    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-    query.insert_values(fields, [obj])
-    compiler = query.get_compiler(using=using)
-    compiler.returning_fields = [opts.pk]
-    [(sql, params)] = compiler.as_sql()
+    key = (model, using, ignore_conflicts, tuple(f.attname for f in fields))
+    sql = _INSERT_SQL.get(key)
+    if sql is not None:
+        values = [f.pre_save(obj, True) for f in fields]
+        if any(hasattr(v, "resolve_expression") for v in values):
+            sql = None  # an expression compiles into the SQL: let the ORM do it
+        else:
+            params = [f.get_db_prep_save(v, connection=conn) for f, v in zip(fields, values, strict=True)]
+    if sql is None:
+        query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
+        query.insert_values(fields, [obj])
+        compiler = query.get_compiler(using=using)
+        compiler.returning_fields = [opts.pk]
+        [(sql, params)] = compiler.as_sql()
+        plain = not any(hasattr(f, "get_placeholder") or hasattr(getattr(obj, f.attname), "resolve_expression")
+                        for f in fields)
+        if plain and sql.count("%s") == len(fields):
+            _INSERT_SQL[key] = sql
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from tickets.actors import ActorRef
+from tickets.bulk import insert_one
 from tickets.models import Complaint, TimelineEvent
 
 
@@ -27,7 +28,16 @@ def jsonable(value: Any) -> Any:
 def event_write(
     *, complaint: Complaint, kind: str, actor: ActorRef, message: str = "", data: dict[str, Any] | None = None
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    event = event_build(complaint=complaint, kind=kind, actor=actor, message=message, data=data)
+    insert_one(event)  # what save() would store, without compiling the INSERT again for every event
+    return event
+
+
+def event_build(
+    *, complaint: Complaint | None, kind: str, actor: ActorRef, message: str = "", data: dict[str, Any] | None = None
+) -> TimelineEvent:
+    """The event event_write stores, unsaved: for a writer that stores it with its complaint (complaint_log)."""
+    return TimelineEvent(
         complaint=complaint,
         kind=kind,
         actor_type=actor.kind,

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from tickets import selectors, services
 from tickets.actors import ActorRef
 from tickets.api import serializers as s
+from tickets.api.answers import complaint_answer
 from tickets.api.errors import error_body, validation_error_detail
 from tickets.api.filtering import ApiFilterBackend
 from tickets.errors import Unprocessable
@@ -71,7 +72,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             # Answered from the complaint as written: no read-back. Its grade is null until the assessment, queued on
             # commit, has run (GET it, or subscribe to complaint.graded).
-            return Response(s.ComplaintOutput(result.complaint).data, status=code)
+            return Response(complaint_answer(result.complaint), status=code)
 
         return idempotent(request, handle)
 
@@ -114,7 +115,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return idempotent(request, handle)
 
     def retrieve(self, request, reference: str):
-        return Response(s.ComplaintOutput(self.get_object()).data)
+        return Response(complaint_answer(self.get_object()))
 
     @extend_schema(request=s.ComplaintUpdateInput, responses=s.ComplaintOutput)
     def partial_update(self, request, reference: str):
@@ -145,7 +146,7 @@ class ComplaintViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 services.complaint_update(complaint=complaint, changes=data, actor=actor)
             if new_status:
                 services.complaint_transition(complaint=complaint, to_status=new_status, actor=actor, note=note)
-        return Response(s.ComplaintOutput(self.get_object()).data)
+        return Response(complaint_answer(self.get_object()))
 
     @extend_schema(responses=s.TimelineEventOutput(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])

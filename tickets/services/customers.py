@@ -39,20 +39,16 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
             "Tell us who complained: give the customer's email or their id in your system (external_id).",
             fields={"customer": ["Give an email or an external_id."]},
         )
-    customer = None
     created = False
-    if data.external_id:
-        ref = CustomerReference.objects.select_related("customer").filter(
-            source=source, external_id=data.external_id
-        ).first()
-        customer = ref.customer if ref else None
+    by_ref, by_email = _customer_lookup(source, data.external_id, email)
+    customer = by_ref
     if customer is None:
         # A new customer is created with everything the source sent, so it needs no update afterwards. Each row goes
         # in with INSERT … ON CONFLICT DO NOTHING (no savepoint): a new customer with an email costs its SELECT and
         # that INSERT, its reference one more INSERT; when someone was first (a concurrent request) theirs is read.
         fields = customer_fields(data)
         if email:
-            customer = Customer.objects.filter(email=email).first()
+            customer = by_email
             if customer is None:
                 candidate = Customer(email=email, **fields)
                 if insert_unless_known(candidate):
@@ -73,6 +69,40 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
     if not created:
         _customer_refresh(customer, data, email)
     return customer
+
+
+def _customer_lookup(source: str, external_id: str | None, email: str | None) -> tuple[Customer | None, Customer | None]:
+    """(the customer with this reference, the customer with this email), in one query: both are unique keys, so
+    it reads at most two rows, each through its unique index."""
+    parts, params = [], []
+    if external_id:
+        parts.append(_LOOKUP_BY_REF)
+        params += [source, external_id]
+    if email:
+        parts.append(_LOOKUP_BY_EMAIL)
+        params.append(email)
+    if not parts:
+        return None, None
+    by_ref = by_email = None
+    for customer in Customer.objects.raw(" UNION ALL ".join(parts), params):
+        if customer.found_by == "ref":
+            by_ref = customer
+        else:
+            by_email = customer
+    return by_ref, by_email
+
+
+def _lookup_sql() -> tuple[str, str]:
+    customers, refs = Customer._meta.db_table, CustomerReference._meta.db_table
+    columns = ", ".join(f"c.{connection.ops.quote_name(f.column)}" for f in Customer._meta.concrete_fields)
+    return (
+        f"SELECT {columns}, 'ref' AS found_by FROM {refs} r JOIN {customers} c ON c.id = r.customer_id "
+        "WHERE r.source = %s AND r.external_id = %s",
+        f"SELECT {columns}, 'email' AS found_by FROM {customers} c WHERE c.email = %s",
+    )
+
+
+_LOOKUP_BY_REF, _LOOKUP_BY_EMAIL = _lookup_sql()
 
 
 def customer_fields(data: CustomerInput) -> dict[str, Any]:
