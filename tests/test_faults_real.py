@@ -240,7 +240,7 @@ def test_broker_down_intake_stores_the_complaint_and_its_work_is_delayed_not_los
 @pytest.mark.real_services
 @pytest.mark.django_db(transaction=True)
 def test_broker_restarted_between_complaints_the_next_complaints_task_is_queued_on_a_new_connection(own_redis):
-    # Intake keeps one producer (one broker connection) per thread (notifications/queue.py): a failure must drop it.
+    # Intake keeps one producer (one broker connection) per process (notifications/queue.py): a failure must drop it.
     _need_postgres()
     import base64
     import json
@@ -255,7 +255,7 @@ def test_broker_restarted_between_complaints_the_next_complaints_task_is_queued_
         return client.post(URL, body, format="json").status_code
 
     with celery_broker(own_redis.url):
-        # given: a complaint's assessment went out on this thread's producer
+        # given: a complaint's assessment went out on the process's producer
         assert post(1) == 201 and broker.llen(QUEUE) == 1
 
         # when: the broker goes away (its queue with it: no persistence) while a complaint arrives, then comes back
