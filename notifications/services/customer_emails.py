@@ -14,7 +14,7 @@ from notifications import signals
 from notifications.delivery import AttemptOutcome, retry_delay
 from notifications.models import OutboundEmail
 from notifications.queue import enqueue_on_commit
-from notifications.services.outbox import sends_due
+from notifications.services.outbox import send_claim, sends_due
 
 
 @transaction.atomic
@@ -45,10 +45,7 @@ def outbound_email_send(*, email_id: int, now: datetime | None = None) -> Attemp
     """Send a due email once; on failure retry on the webhook schedule, then fail. Safe to run twice.
     Announces the result (signals.outbound_email_sent / _failed) in the transaction that records it."""
     now = now or timezone.now()
-    claimed = OutboundEmail.objects.filter(
-        pk=email_id, state=OutboundEmail.State.PENDING, next_attempt_at__lte=now
-    ).update(state=OutboundEmail.State.SENDING, claimed_at=now)
-    if not claimed:
+    if not send_claim(OutboundEmail, email_id, now):
         return AttemptOutcome("skipped")
     email = OutboundEmail.objects.get(pk=email_id)
     message = EmailMessage(

@@ -161,6 +161,15 @@ def deliveries_enqueue(delivery_ids: list[int]) -> None:
         enqueue_on_commit(webhook_deliveries_sweep_task, 0)
 
 
+def send_claim(model: Any, pk: int, now: datetime) -> bool:
+    """Claim a due row (a webhook delivery, a customer email) for one send: True for the one run that gets it."""
+    return bool(
+        model.objects.filter(pk=pk, state=model.State.PENDING, next_attempt_at__lte=now).update(
+            state=model.State.SENDING, claimed_at=now
+        )
+    )
+
+
 def sends_due(model: Any, *, now: datetime, stale_after: timedelta, grace: timedelta, limit: int) -> list[int]:
     """Ids of the `model` rows (webhook deliveries, customer emails) to (re)send, oldest due first: retries now
     due, and work whose task was lost. A claim older than `stale_after` (a worker that died mid-send) is released

@@ -19,7 +19,13 @@ from notifications.catalogue import event_types, event_types_unknown
 from notifications.delivery import SENDERS, AttemptOutcome, SendResult, retry_delay
 from notifications.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from notifications.secrets import secret_encrypt, secret_generate
-from notifications.services.outbox import BULK_ENQUEUE_LIMIT, deliveries_enqueue, sends_due, subscriptions_changed
+from notifications.services.outbox import (
+    BULK_ENQUEUE_LIMIT,
+    deliveries_enqueue,
+    send_claim,
+    sends_due,
+    subscriptions_changed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +123,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
     delivery when the schedule is used up. An endpoint failing for WEBHOOKS_DISABLE_AFTER_DAYS is switched off.
     """
     now = now or timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, state=Delivery.State.PENDING, next_attempt_at__lte=now
-    ).update(state=Delivery.State.SENDING, claimed_at=now)
-    if not claimed:
+    if not send_claim(Delivery, delivery_id, now):
         return AttemptOutcome("skipped")
     delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     started = timezone.now()

@@ -193,24 +193,30 @@ def _reply_answered_elsewhere(*, complaint: Complaint, body: str, actor: ActorRe
         delivery_state=Comment.DeliveryState.SENT,
         delivered_at=now,
     )
-    changed = frozenset()
-    if complaint.first_response_at is None:
-        complaint.first_response_at = now
-        complaint.save(update_fields=["first_response_at", "updated_at"])
-        changed = frozenset({"first_response_at"})
-    event_write(
-        complaint=complaint,
-        kind=TimelineEvent.Kind.COMMENTED,
-        actor=actor,
-        message=f"An agent answered the customer in {where}",
+    _reply_sent(
+        complaint, comment, at=now, actor=actor, message=f"An agent answered the customer in {where}",
         data={"comment_id": comment.pk, "kind": comment.kind, "channel": "helpdesk", "delivery": "sent"},
     )
+    return comment
+
+
+def _reply_sent(
+    complaint: Complaint, comment: Comment, *, at: Any, actor: ActorRef, message: str, data: dict[str, Any]
+) -> None:
+    """A reply reached the customer at `at`: the first response if it is the first, its timeline event,
+    complaint.replied, and complaint_changed when the first response was set."""
+    changed = frozenset()
+    if complaint.first_response_at is None:
+        complaint.first_response_at = at
+        complaint.save(update_fields=["first_response_at", "updated_at"])
+        changed = frozenset({"first_response_at"})
+    event_write(complaint=complaint, kind=TimelineEvent.Kind.COMMENTED, actor=actor, message=message, data=data)
     webhook_payloads.publish(
-        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel="helpdesk", sent_at=now)
+        "complaint.replied", complaint,
+        reply=webhook_payloads.reply_data(comment, channel=comment.delivery_channel, sent_at=at),
     )
     if changed:
         signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=actor)
-    return comment
 
 
 EMAIL_ACTOR = ActorRef.system("Email")
@@ -234,23 +240,11 @@ def reply_delivered(*, comment_id: int, sent_at: Any) -> Comment | None:
     ):
         return comment
     comment.refresh_from_db()
-    changed = frozenset()
-    if complaint.first_response_at is None:
-        complaint.first_response_at = sent_at
-        complaint.save(update_fields=["first_response_at", "updated_at"])
-        changed = frozenset({"first_response_at"})
-    event_write(
-        complaint=complaint,
-        kind=TimelineEvent.Kind.COMMENTED,
-        actor=_delivery_actor(comment),
+    _reply_sent(
+        complaint, comment, at=sent_at, actor=_delivery_actor(comment),
         message=f"Reply sent to {_reply_destination(complaint, comment.delivery_channel)}",
         data={"comment_id": comment.pk, "kind": comment.kind, "delivery": "sent", "channel": comment.delivery_channel},
     )
-    webhook_payloads.publish(
-        "complaint.replied", complaint, reply=webhook_payloads.reply_data(comment, channel=comment.delivery_channel, sent_at=sent_at)
-    )
-    if changed:
-        signals.complaint_changed.send(sender=Complaint, complaint_id=complaint.pk, changed=changed, actor=_delivery_actor(comment))
     return comment
 
 
