@@ -2,7 +2,7 @@
 guarded UPDATE (`... WHERE status = <from>`), so of two concurrent moves exactly one changes the row.
 
 Offers, escalations, approval requests and backtest runs all move through `transition`; the tables sit
-beside their status enums in recovery/models.py. A test (tests/recovery/test_transitions.py) keeps every
+beside their status enums in recovery/models/. A test (tests/recovery/test_transitions.py) keeps every
 other `update(status=...)` out of recovery.
 """
 

@@ -1,0 +1,3 @@
+"""What recovery's money columns share."""
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
