@@ -15,7 +15,7 @@ from bench.system import CpuUsage
 COUNT = 5_000
 CONCURRENCY = 8
 WARMUP = 80  # per endpoint, untimed: every worker imports lazily and opens its DB connection
-TARGET_RATIO = 50.0  # intake ≥ 50% of the floor (issue 2)
+TARGET_RATIO = 50.0  # intake ≥ 50% of the API floor, in the same run (issue 15)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def intake(ctx: Context) -> None:
     (complaints, complaints_cpu), (floor, floor_cpu), (api_floor, api_floor_cpu) = (runs[e] for e in endpoints)
     ctx.record("complaints/s", complaints.timing.rate, "/s")
     ctx.record("floor requests/s", floor.timing.rate, "/s")
-    ctx.check("intake / floor", 100 * complaints.timing.rate / floor.timing.rate, "%", at_least=TARGET_RATIO)
+    ctx.record("intake / floor", 100 * complaints.timing.rate / floor.timing.rate, "%")
     ctx.record_timing("intake latency", complaints.timing, p99=True)
     ctx.record_timing("floor latency", floor.timing, p99=True)
     # The same ratio from CPU per request (gunicorn + PostgreSQL + load generator): what the rates
@@ -100,7 +100,7 @@ def intake(ctx: Context) -> None:
     ctx.record("intake / floor by CPU cost", 100 * total[FLOOR] / total[INTAKE], "%")
     # The API floor splits the gap: framework and auth (floor → API floor), domain work (API floor → intake).
     ctx.record("API floor requests/s", api_floor.timing.rate, "/s")
-    ctx.record("intake / API floor", 100 * complaints.timing.rate / api_floor.timing.rate, "%")
+    ctx.check("intake / API floor", 100 * complaints.timing.rate / api_floor.timing.rate, "%", at_least=TARGET_RATIO)
     # CPU per request in gunicorn and in PostgreSQL: what a request costs, whatever share of the
     # same two cores the load generator takes.
     for label, cpu in (

@@ -157,6 +157,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's cursors bind parameters on the client and never prepare; this lets tickets.prepared's cursors
+    # prepare the few statements every complaint runs (psycopg prepares nothing by itself before this many runs of
+    # one statement). DB_PREPARED_STATEMENTS=off (behind a pooler that cannot keep them) prepares nothing at all.
+    if os.environ.get("DB_PREPARED_STATEMENTS", "on").lower() not in {"off", "false", "0", "no"}:
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1_000_000)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = os.environ.get("CACHE_URL", "")

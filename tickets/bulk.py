@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, connections, router
-from django.db.models import JSONField, Model
+from django.db.models import JSONField, Model, UniqueConstraint
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from psycopg.types.json import Jsonb
 
 from tickets.models import Complaint, TimelineEvent
+from tickets.prepared import prepared_cursor
 
 # Rows per INSERT where bulk_create is used.
 BULK_BATCH = 1000
@@ -122,23 +123,36 @@ def insert_unless_known(obj: Model, *, then: Model | None = None, link: str = ""
     when a row with the same unique key exists (on PostgreSQL after waiting for a concurrent insert of it to
     commit or roll back).
 
-    `then`: a new row that belongs to obj (its foreign key `link` points at obj, for example the complaint's
-    `logged` timeline event), stored only if obj went in. On PostgreSQL both go in with one statement (a
-    data-modifying WITH: one round trip, one statement to parse); elsewhere with a second INSERT."""
+    `then`: a new row that belongs to obj (its foreign key `link` points at obj: the complaint's `logged`
+    timeline event, a new customer's reference), stored only if obj went in, and unless it is known too: it also
+    goes in with ON CONFLICT DO NOTHING, and `then._state.adding` stays True when it did not. On PostgreSQL both
+    go in with one statement (data-modifying WITHs: one round trip, one statement to parse); elsewhere with a
+    second INSERT."""
     if then is not None and connections[router.db_for_write(type(obj))].vendor == "postgresql":
         return _insert_pair(obj, then, link)
     if not insert_one(obj, ignore_conflicts=True):
         return False
     if then is not None:
         setattr(then, link, obj)
-        insert_one(then)
+        # Only where a conflict is possible: SQLite's INSERT OR IGNORE would also skip a row that breaks NOT NULL.
+        insert_one(then, ignore_conflicts=_has_unique_key(type(then)))
     return True
 
 
+def _has_unique_key(model: type[Model]) -> bool:
+    opts = model._meta
+    return bool(
+        opts.unique_together
+        or any(f.unique and not f.primary_key for f in opts.concrete_fields)
+        or any(isinstance(c, UniqueConstraint) for c in opts.constraints)
+    )
+
+
 def _insert_pair(obj: Model, then: Model, link: str) -> bool:
-    """WITH parent AS (INSERT … ON CONFLICT DO NOTHING RETURNING id) INSERT INTO child (link, …) SELECT id, … FROM
-    parent RETURNING link, id. The child's values are cast to their columns' types: in a SELECT list PostgreSQL
-    would otherwise read a NULL or a quoted literal as text."""
+    """WITH parent AS (INSERT … ON CONFLICT DO NOTHING RETURNING id), child AS (INSERT INTO child (link, …) SELECT
+    id, … FROM parent ON CONFLICT DO NOTHING RETURNING id) SELECT parent.id, child.id FROM parent LEFT JOIN child.
+    The child's values are cast to their columns' types: in a SELECT list PostgreSQL would otherwise read a NULL
+    or a quoted literal as text."""
     model, child = type(obj), type(then)
     using = router.db_for_write(model)
     conn = connections[using]
@@ -149,14 +163,15 @@ def _insert_pair(obj: Model, then: Model, link: str) -> bool:
     key = ("pair", model, child, link, using, tuple(f.attname for f in fields))
     sql = _INSERT_SQL.get(key)
     if sql is None:
-        pk = quote(model._meta.pk.column)
+        pk, child_pk = quote(model._meta.pk.column), quote(child._meta.pk.column)
         sql = (
             f"WITH parent AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {pk}) "
-            f"INSERT INTO {quote(child._meta.db_table)} ({quote(link_field.column)}, "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {pk}), "
+            f"child AS (INSERT INTO {quote(child._meta.db_table)} ({quote(link_field.column)}, "
             f"{', '.join(quote(f.column) for f in child_fields)}) "
             f"SELECT parent.{pk}, {', '.join(f'CAST(%s AS {f.db_type(conn)})' for f in child_fields)} FROM parent "
-            f"RETURNING {quote(link_field.column)}, {quote(child._meta.pk.column)}"
+            f"ON CONFLICT DO NOTHING RETURNING {child_pk}) "
+            f"SELECT parent.{pk}, child.{child_pk} FROM parent LEFT JOIN child ON TRUE"
         )
         _INSERT_SQL[key] = sql
     values = [f.pre_save(obj, True) for f in fields]
@@ -165,7 +180,7 @@ def _insert_pair(obj: Model, then: Model, link: str) -> bool:
         raise ValueError("insert_unless_known(then=...) takes plain values, not expressions")
     params = [f.get_db_prep_save(v, connection=conn) for f, v in zip(fields, values, strict=True)]
     params += [f.get_db_prep_save(v, connection=conn) for f, v in zip(child_fields, child_values, strict=True)]
-    with conn.cursor() as cursor:
+    with prepared_cursor(conn) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -173,8 +188,9 @@ def _insert_pair(obj: Model, then: Model, link: str) -> bool:
     obj.pk = model._meta.pk.to_python(row[0])
     obj._state.adding, obj._state.db = False, using
     setattr(then, link, obj)
-    then.pk = child._meta.pk.to_python(row[1])
-    then._state.adding, then._state.db = False, using
+    if row[1] is not None:
+        then.pk = child._meta.pk.to_python(row[1])
+        then._state.adding, then._state.db = False, using
     return True
 
 

@@ -80,6 +80,48 @@ def test_intake_new_complaint_from_known_customer_takes_at_most_six_statements(
 
 
 @pytest.mark.django_db
+def test_intake_new_customer_with_a_reference_goes_in_with_one_statement_on_postgresql(
+    key_client, django_assert_max_num_queries
+):
+    # given: a key that has been used
+    assert key_client.post(URL, body(0), format="json").status_code == 201
+
+    # when: a complaint from a customer nobody knows yet, by email and their id in the helpdesk
+    with django_assert_max_num_queries(8) as captured:
+        response = key_client.post(URL, body(1, email="new@example.com", external_id="cust-new"), format="json")
+
+    # then: the customer, their reference, the complaint and its event are stored
+    assert response.status_code == 201, response.content
+    reference = CustomerReference.objects.select_related("customer").get(source="zendesk", external_id="cust-new")
+    assert reference.customer.email == "new@example.com"
+    assert Complaint.objects.get(external_id="ZD-1").customer == reference.customer
+    if connection.vendor == "postgresql":
+        # the lookup, the customer with their reference, the complaint with its event (and SAVEPOINT, RELEASE);
+        # the key's SELECT too where no shared cache keeps it (CACHE_URL unset)
+        intake = [q["sql"][:80] for q in captured.captured_queries if "tickets_apikey" not in q["sql"]]
+        assert len(intake) == 5, intake
+
+
+@pytest.mark.django_db
+def test_a_reference_another_request_attached_first_wins_over_the_new_customer(key_client, monkeypatch):
+    # given: the customer's id in the helpdesk already belongs to someone, but this request's lookup missed it
+    # (a concurrent request stored it just after the lookup)
+    from tickets.services import customers
+
+    theirs = CustomerFactory(email="first@example.com")
+    CustomerReference.objects.create(customer=theirs, source="zendesk", external_id="cust-race")
+    monkeypatch.setattr(customers, "_customer_lookup", lambda *args: (None, None))
+
+    # when
+    response = key_client.post(URL, body(1, email="second@example.com", external_id="cust-race"), format="json")
+
+    # then: the complaint goes to the customer the reference names; the reference is not doubled or moved
+    assert response.status_code == 201, response.content
+    assert Complaint.objects.get(external_id="ZD-1").customer == theirs
+    assert list(CustomerReference.objects.filter(external_id="cust-race").values_list("customer", flat=True)) == [theirs.pk]
+
+
+@pytest.mark.django_db
 def test_intake_redelivery_after_the_conflict_still_answers_200_without_a_duplicate(key_client):
     first = key_client.post(URL, body(5), format="json")
     again = key_client.post(URL, {**body(5), "severity": 5}, format="json")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tickets.bulk import BULK_BATCH, insert_unless_known
 from tickets.errors import InvalidInput
 from tickets.models import Customer, CustomerReference
+from tickets.prepared import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -43,22 +44,24 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
     by_ref, by_email = _customer_lookup(source, data.external_id, email)
     customer = by_ref
     if customer is None:
-        # A new customer is created with everything the source sent, so it needs no update afterwards. Each row goes
-        # in with INSERT … ON CONFLICT DO NOTHING (no savepoint): a new customer with an email costs its SELECT and
-        # that INSERT, its reference one more INSERT; when someone was first (a concurrent request) theirs is read.
+        # A new customer is created with everything the source sent, so it needs no update afterwards. Rows go in
+        # with INSERT … ON CONFLICT DO NOTHING (no savepoint): a new customer with an email and a reference costs
+        # its SELECT and one statement on PostgreSQL (the customer and the reference together); when someone was
+        # first (a concurrent request) theirs is read.
         fields = customer_fields(data)
+        ref = CustomerReference(source=source, external_id=data.external_id) if data.external_id else None
         if email:
             customer = by_email
             if customer is None:
                 candidate = Customer(email=email, **fields)
-                if insert_unless_known(candidate):
+                if insert_unless_known(candidate, then=ref, link="customer"):
                     customer, created = candidate, True
                 else:
                     customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
         else:
             customer, created = Customer.objects.create(**fields), True
-        if data.external_id:
-            ref = CustomerReference(source=source, external_id=data.external_id, customer=customer)
+        if ref is not None and ref._state.adding:
+            ref.customer = customer
             if not insert_unless_known(ref):
                 ref, _ = CustomerReference.objects.select_related("customer").get_or_create(
                     source=source, external_id=data.external_id, defaults={"customer": customer}
@@ -84,12 +87,25 @@ def _customer_lookup(source: str, external_id: str | None, email: str | None) ->
     if not parts:
         return None, None
     by_ref = by_email = None
-    for customer in Customer.objects.raw(" UNION ALL ".join(parts), params):
-        if customer.found_by == "ref":
+    for customer, found_by in _customers_found(" UNION ALL ".join(parts), params):
+        if found_by == "ref":
             by_ref = customer
         else:
             by_email = customer
     return by_ref, by_email
+
+
+def _customers_found(sql: str, params: list[str]) -> list[tuple[Customer, str]]:
+    """The lookup's rows as (customer, found_by). On PostgreSQL with a plain cursor and Model.from_db, as the ORM
+    builds an instance from a row: psycopg returns every column as its field holds it (a raw() queryset would
+    work out its columns, converters and annotations again for every lookup). Elsewhere a column can need the
+    ORM's converters (SQLite's decimals and times), so raw() does it."""
+    if connection.vendor != "postgresql":
+        return [(customer, customer.found_by) for customer in Customer.objects.raw(sql, params)]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(Customer.from_db(connection.alias, _CUSTOMER_FIELDS, values), found_by) for *values, found_by in rows]
 
 
 def _lookup_sql() -> tuple[str, str]:
@@ -103,6 +119,7 @@ def _lookup_sql() -> tuple[str, str]:
 
 
 _LOOKUP_BY_REF, _LOOKUP_BY_EMAIL = _lookup_sql()
+_CUSTOMER_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 
 
 def customer_fields(data: CustomerInput) -> dict[str, Any]:
