@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import procs
 from bench.core import Context, section
 from bench.server import free_port
 from bench.stats import Timing
@@ -34,21 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _app_connections(database_url: str, app_name: str) -> int:
     with psycopg.connect(database_url, autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]).fetchone()[0]
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _get(url: str, timeout: float = 5) -> int:
@@ -87,7 +73,7 @@ def _round(ctx: Context, number: int, log: Path) -> tuple[float, float, list[str
         try:
             _wait_ready(proc, port)
             ready = time.perf_counter() - started
-            pgids = _children(proc.pid)
+            pgids = procs.children(proc.pid)
             for i in range(REQUESTS):
                 _get(f"http://127.0.0.1:{port}/" + ("healthz" if i % 2 else "accounts/login/"))
             stopping = time.perf_counter()
@@ -102,9 +88,9 @@ def _round(ctx: Context, number: int, log: Path) -> tuple[float, float, list[str
     if code != 0:
         left.append(f"bin/run exited with {code} after {signum.name}")
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (any(_group_alive(g) for g in pgids) or _app_connections(ctx.config.database_url, app_name)):
+    while time.monotonic() < deadline and (any(procs.group_alive(g) for g in pgids) or _app_connections(ctx.config.database_url, app_name)):
         time.sleep(0.1)
-    alive = [g for g in pgids if _group_alive(g)]
+    alive = [g for g in pgids if procs.group_alive(g)]
     if alive:
         left.append(f"process groups still alive: {alive}")
         for pgid in alive:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import procs
 from tests.conftest import require_service
 from tests.test_faults import free_port
 
@@ -60,8 +61,8 @@ class Stack:
 
     def children(self) -> dict[int, str]:
         """Direct children of bin/run (each leads its own process group) and their command lines."""
-        pids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        return {int(pid): Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in pids}
+        pids = procs.children(self.proc.pid)
+        return {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode() for pid in pids}
 
     def output(self) -> str:
         if not self.log.closed:
@@ -80,24 +81,16 @@ class Stack:
             self.log.close()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _wait_gone(pgids, timeout: float = 10) -> list[int]:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_group_alive(p) for p in pgids):
+    while time.monotonic() < deadline and any(procs.group_alive(p) for p in pgids):
         time.sleep(0.1)
-    return [p for p in pgids if _group_alive(p)]
+    return [p for p in pgids if procs.group_alive(p)]
 
 
 def _reap(pgids) -> None:
     for pgid in pgids:
-        if _group_alive(pgid):
+        if procs.group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
 
 

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.delivery import SENDERS, TARGET_KINDS
-from notifications.models import Delivery, OutboxEvent, WebhookEndpoint
+from notifications.models import Delivery, OutboundEmail, OutboxEvent, WebhookEndpoint
 from notifications.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -161,7 +161,12 @@ def deliveries_enqueue(delivery_ids: list[int]) -> None:
         enqueue_on_commit(webhook_deliveries_sweep_task, 0)
 
 
-def send_claim(model: Any, pk: int, now: datetime) -> bool:
+# The tables sent through a claim: each has a State with PENDING and SENDING, next_attempt_at, claimed_at, and an
+# index on (state, next_attempt_at). A Protocol cannot state the nested State choices, so this names the tables.
+Sendable = type[Delivery] | type[OutboundEmail]
+
+
+def send_claim(model: Sendable, pk: int, now: datetime) -> bool:
     """Claim a due row (a webhook delivery, a customer email) for one send: True for the one run that gets it."""
     return bool(
         model.objects.filter(pk=pk, state=model.State.PENDING, next_attempt_at__lte=now).update(
@@ -170,7 +175,7 @@ def send_claim(model: Any, pk: int, now: datetime) -> bool:
     )
 
 
-def sends_due(model: Any, *, now: datetime, stale_after: timedelta, grace: timedelta, limit: int) -> list[int]:
+def sends_due(model: Sendable, *, now: datetime, stale_after: timedelta, grace: timedelta, limit: int) -> list[int]:
     """Ids of the `model` rows (webhook deliveries, customer emails) to (re)send, oldest due first: retries now
     due, and work whose task was lost. A claim older than `stale_after` (a worker that died mid-send) is released
     first and is due at once; `grace` leaves a just-queued row to its own task."""
