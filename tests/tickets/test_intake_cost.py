@@ -289,3 +289,36 @@ def test_throttle_on_redis_takes_one_round_trip_and_still_refuses_over_budget(ke
 
     assert codes == [200, 200, 429]
     assert 0 < int(response["Retry-After"]) <= 60
+
+
+# --- Validation ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Broken \ud83d text", "\udfff"])
+def test_the_faster_surrogate_check_refuses_what_drf_refuses_with_its_words(text):
+    # The JSON parser refuses lone surrogates first; the serializers keep DRF's own check (by a regular expression)
+    # for data that did not come through it.
+    from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+    from tickets.api.serializers import ComplaintCreateInput
+
+    serializer = ComplaintCreateInput(data={"customer": {"email": "a@example.com"}, "cause": "pricing", "severity": 3, "subject": text})
+
+    assert not serializer.is_valid()
+    with pytest.raises(Exception) as drf:  # noqa: PT011 - DRF's ValidationError, compared by its words
+        ProhibitSurrogateCharactersValidator()(text)
+    assert serializer.errors["subject"] == drf.value.detail
+
+
+def test_text_with_surrogate_pairs_decoded_is_fine():
+    from tickets.api.serializers import ComplaintCreateInput
+
+    serializer = ComplaintCreateInput(data={"customer": {"email": "a@example.com"}, "cause": "pricing", "severity": 3, "subject": "Fine 😀"})
+
+    assert serializer.is_valid(), serializer.errors
+    from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+    from tickets.api.strict import NoSurrogates
+
+    checks = [type(v) for v in serializer.fields["subject"].validators]
+    assert NoSurrogates in checks and ProhibitSurrogateCharactersValidator not in checks

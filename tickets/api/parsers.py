@@ -5,6 +5,7 @@ decoder or the serializer, an encoding error in the database driver)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -58,6 +59,9 @@ def json_depth(data: Any) -> int:
     return deepest
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 class ApiJSONParser(JSONParser):
     """JSON with limits: 413 over DATA_UPLOAD_MAX_MEMORY_SIZE, 400 when nested deeper than MAX_JSON_DEPTH, and 400
     naming each field whose text holds a lone surrogate."""
@@ -84,7 +88,10 @@ class ApiJSONParser(JSONParser):
         # A lone surrogate is not Unicode text at all: refused wherever it is. A NUL is text that cannot be
         # stored, refused by each field that would store it (DRF's CharField, the rule and activity validators),
         # so an unknown key that is ignored anyway does not fail the request.
-        problems = {path: msgs for path, msgs in text_problems(data).items() if SURROGATE_MESSAGE in " ".join(msgs)}
-        if problems:
-            raise exceptions.ValidationError(problems)
+        # Valid UTF-8 cannot carry a surrogate, so one can only come from a \uD800-\uDFFF escape: without one in
+        # the text, nothing to look for.
+        if _SURROGATE_ESCAPE.search(text):
+            problems = {path: msgs for path, msgs in text_problems(data).items() if SURROGATE_MESSAGE in " ".join(msgs)}
+            if problems:
+                raise exceptions.ValidationError(problems)
         return data

@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 # Text with something other than whitespace in it and no NUL (also the pattern the schema publishes).
 NON_BLANK = r"^[^\u0000]*[^\u0000\s][^\u0000]*$"
@@ -52,9 +54,38 @@ def type_problem(field: serializers.Field, value: Any) -> str | None:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NoSurrogates(ProhibitSurrogateCharactersValidator):
+    """DRF's check of every CharField, same message and code, with one regular expression instead of a Python loop
+    over each character (a complaint's description made it a tenth of intake's validation)."""
+
+    def __call__(self, value: Any) -> None:
+        found = _SURROGATE.search(str(value))
+        if found is not None:
+            raise ValidationError(self.message.format(code_point=ord(found.group())), code=self.code)
+
+
+def _fast_text_checks(field: serializers.Field) -> None:
+    if isinstance(field, serializers.CharField):
+        field.validators = [
+            NoSurrogates() if type(v) is ProhibitSurrogateCharactersValidator else v for v in field.validators
+        ]
+    child = getattr(field, "child", None)
+    if isinstance(child, serializers.CharField):
+        _fast_text_checks(child)
+
+
 class StrictInput(serializers.Serializer):
     # Base of the API's input serializers: the JSON type of every declared field is checked first. (A comment,
     # not a docstring: the schema would show it as every input's description.)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            _fast_text_checks(field)
+        return fields
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
