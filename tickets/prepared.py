@@ -18,11 +18,25 @@ from typing import Any
 
 import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorDebugWrapper
 
 
 class _PreparingCursor(psycopg.Cursor):
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None) -> Any:
         return super().execute(query, params, prepare=True, binary=binary)
+
+
+class _DebugWrapper(CursorDebugWrapper):
+    # The query log (DEBUG, tests counting statements) shows a statement with its values, which Django reads from
+    # the last query of a client-side cursor: this one binds on the server, so the values are put in here.
+    def debug_sql(self, sql: Any = None, params: Any = None, use_last_executed_query: bool = False, many: bool = False) -> Any:
+        if use_last_executed_query and not many:
+            try:
+                sql = self.db.ops.compose_sql(sql, params)
+            except Exception:  # noqa: BLE001 - only the log's text: show the statement without its values
+                pass
+            use_last_executed_query = False
+        return super().debug_sql(sql, params, use_last_executed_query, many)
 
 
 @contextmanager
@@ -36,6 +50,6 @@ def prepared_cursor(conn: BaseDatabaseWrapper) -> Iterator[Any]:
     conn.validate_thread_sharing()
     with conn.wrap_database_errors:
         raw = _PreparingCursor(conn.connection)
-    wrapped = conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
+    wrapped = _DebugWrapper(raw, conn) if conn.queries_logged else conn.make_cursor(raw)
     with wrapped as cursor:
         yield cursor

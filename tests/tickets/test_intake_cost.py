@@ -80,6 +80,27 @@ def test_intake_new_complaint_from_known_customer_takes_at_most_six_statements(
 
 
 @pytest.mark.django_db
+def test_intake_without_an_external_id_takes_the_same_one_insert(key_client, django_assert_max_num_queries):
+    # given: a known customer, and a key that has been used
+    known = CustomerFactory(email="known@example.com")
+    assert key_client.post(URL, body(0), format="json").status_code == 201
+    plain = {k: v for k, v in body(1).items() if k not in {"source", "external_id"}}
+
+    # when: a complaint typed in by a script that keeps no ids of its own
+    with django_assert_max_num_queries(7) as captured:
+        response = key_client.post(URL, plain, format="json")
+
+    # then: stored with its event
+    assert response.status_code == 201, response.content
+    complaint = Complaint.objects.get(external_id__isnull=True)
+    assert complaint.customer == known and complaint.external_id is None
+    assert TimelineEvent.objects.filter(complaint=complaint, kind=TimelineEvent.Kind.LOGGED).count() == 1
+    if connection.vendor == "postgresql":
+        intake = [q["sql"][:80] for q in captured.captured_queries if "tickets_apikey" not in q["sql"]]
+        assert len(intake) == 4, intake  # SAVEPOINT, the customer's SELECT, the complaint with its event, RELEASE
+
+
+@pytest.mark.django_db
 def test_intake_new_customer_with_a_reference_goes_in_with_one_statement_on_postgresql(
     key_client, django_assert_max_num_queries
 ):

@@ -45,21 +45,23 @@ def customer_resolve(*, data: CustomerInput, source: str = "") -> Customer:
     customer = by_ref
     if customer is None:
         # A new customer is created with everything the source sent, so it needs no update afterwards. Rows go in
-        # with INSERT … ON CONFLICT DO NOTHING (no savepoint): a new customer with an email and a reference costs
-        # its SELECT and one statement on PostgreSQL (the customer and the reference together); when someone was
-        # first (a concurrent request) theirs is read.
+        # with INSERT … ON CONFLICT DO NOTHING (no savepoint): a new customer with a reference costs its SELECT and
+        # one statement on PostgreSQL (the customer and the reference together); when someone was first (a
+        # concurrent request) theirs is read.
         fields = customer_fields(data)
         ref = CustomerReference(source=source, external_id=data.external_id) if data.external_id else None
-        if email:
+        if by_email is not None:
             customer = by_email
-            if customer is None:
-                candidate = Customer(email=email, **fields)
-                if insert_unless_known(candidate, then=ref, link="customer"):
-                    customer, created = candidate, True
-                else:
-                    customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
         else:
-            customer, created = Customer.objects.create(**fields), True
+            candidate = Customer(email=email, **fields)
+            if insert_unless_known(candidate, then=ref, link="customer"):
+                customer, created = candidate, True
+            elif email:
+                customer, created = Customer.objects.get_or_create(email=email, defaults=fields)
+            else:
+                # Without an email nothing can conflict: SQLite's OR IGNORE skipped a row the database refuses, and a
+                # plain INSERT raises its real error.
+                customer, created = Customer.objects.create(**fields), True
         if ref is not None and ref._state.adding:
             ref.customer = customer
             if not insert_unless_known(ref):

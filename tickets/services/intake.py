@@ -70,13 +70,14 @@ def complaint_log(*, data: ComplaintInput, actor: ActorRef) -> LogResult:
     )
     # The unique (source, external_id) catches a redelivery: no SELECT before every INSERT, no savepoint, and no
     # constraint error in the database's log. The event goes in with the complaint (one statement on PostgreSQL).
-    if not (data.external_id and insert_unless_known(complaint, then=event, link="complaint")):
+    # Without an external id nothing can conflict, and the same INSERT stores it.
+    if not insert_unless_known(complaint, then=event, link="complaint"):
         if data.external_id:
             existing = _complaint_by_external(data.source, data.external_id)
             if existing is not None:
                 return _complaint_redelivered(existing, data, actor)
-            # The conflicting row went away (its transaction rolled back), or SQLite's OR IGNORE skipped the row
-            # for another constraint: a plain INSERT either stores it or raises the real error.
+        # The conflicting row went away (its transaction rolled back), or SQLite's OR IGNORE skipped the row for
+        # another constraint: a plain INSERT either stores it or raises the real error.
         complaint.save(force_insert=True)
         event.complaint = complaint
         insert_one(event)
