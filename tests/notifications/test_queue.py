@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -10,19 +11,25 @@ from cxrecovery.celery import app as celery_app
 from notifications import queue
 
 
-@pytest.fixture
-def broker_app(monkeypatch):
-    # A broker URL is enough: a producer connects only when it first publishes, and these tests never do.
+@contextmanager
+def _broker(monkeypatch, url: str):
     # Celery reads CELERY_BROKER_URL from the environment before its own setting (the real-service pass sets it).
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    celery_app.conf.broker_url, celery_app.conf.task_always_eager = url, False
     try:
         yield celery_app
     finally:
         with queue._lock:
             queue._producer_drop()
         celery_app.conf.broker_url, celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def broker_app(monkeypatch):
+    # A broker URL is enough: a producer connects only when it first publishes, and these tests never do.
+    with _broker(monkeypatch, "redis://127.0.0.1:1/0") as app:
+        yield app
 
 
 def test_every_thread_publishes_on_the_one_producer_of_the_process(broker_app):
@@ -53,15 +60,8 @@ def test_another_broker_url_gets_a_producer_of_its_own(broker_app):
 @pytest.fixture
 def memory_broker(monkeypatch):
     # kombu's in-memory transport: real messages, readable back, no service needed.
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = "memory://localhost/", False
-    try:
-        yield celery_app
-    finally:
-        with queue._lock:
-            queue._producer_drop()
-        celery_app.conf.broker_url, celery_app.conf.task_always_eager = previous
+    with _broker(monkeypatch, "memory://localhost/") as app:
+        yield app
 
 
 def _take(app, queue_name: str) -> dict:
