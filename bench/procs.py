@@ -1,6 +1,6 @@
 """Child processes and process groups, read from /proc and signal 0 (Linux only).
 
-Used by the restart bench and the dev-stack tests to find bin/run's children and to check nothing outlives it.
+Used by the restart bench, the dev-stack and the fault tests to find bin/run's children and to check nothing outlives it.
 """
 
 from __future__ import annotations

@@ -52,3 +52,28 @@ def test_settings_use_the_reusing_backend_with_a_cache_url():
     )
 
     assert result.stdout.strip() == "cxrecovery.cache.RedisCache"
+
+
+def test_broker_channel_builds_one_redis_client_per_pool_not_one_per_message(monkeypatch):
+    # cxrecovery/broker.py leans on kombu's private Channel._create_client: after a kombu upgrade this says whether
+    # publishing still reuses its client (docs/operations.md, "Upgrading").
+    import os
+
+    from kombu import Connection
+
+    from tests.conftest import require_service
+
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis"):
+        require_service("needs Redis as the broker: set CELERY_BROKER_URL=redis://...")
+    built = []
+    original = redis.Redis.__init__
+    with Connection(url, transport="cxrecovery.broker:Transport") as connection:
+        channel = connection.default_channel
+        monkeypatch.setattr(redis.Redis, "__init__", lambda self, *a, **k: (built.append(1), original(self, *a, **k))[1])
+        clients = set()
+        for _ in range(5):
+            with channel.conn_or_acquire() as client:  # what every message put on a queue goes through
+                clients.add(id(client))
+
+    assert len(clients) == 1 and len(built) <= 1

@@ -29,6 +29,7 @@ from django.utils import timezone
 from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
+from bench import procs
 from cxrecovery.celery import app as celery_app
 from tests.conftest import require_service
 from tests.factories import ComplaintFactory
@@ -308,10 +309,6 @@ def test_worker_killed_with_a_task_reserved_the_task_is_delivered_again(own_redi
     assert "recovery.complaint_assess" in second.output() and "succeeded" in second.output()
 
 
-def _pool_children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 # --- A mail server that accepts and never answers -----------------------------------------------------------
 
 
@@ -408,7 +405,7 @@ def test_pool_process_killed_mid_task_the_task_goes_back_to_the_queue(own_redis,
             notification = Notification.objects.create(recipient=agent, title="Escalated")
             task_id = notification_email_task.delay(notification.pk).id
             assert wait_for(lambda: smtp.accepted, timeout=20), worker.output()
-            (child,) = _pool_children(worker.proc.pid)
+            (child,) = procs.children(worker.proc.pid)
 
             # when: the pool process is killed (out of memory, a crash)
             os.kill(child, signal.SIGKILL)
