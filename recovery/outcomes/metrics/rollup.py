@@ -132,12 +132,21 @@ def _never_shares(
             _add(into, ("never", days, False, False, month_key(row["month"])), share, sign)
 
 
-def shares(customers: list[int] | None, at: datetime) -> dict[Cell, dict[str, Any]]:
-    """Every rollup row's share of these customers (None: everyone) with windows decided and elapsed by `at`."""
+# The parts of the rollup, each read from its own tables: the windows' rows (from OutcomeWindow), the spend's (from
+# RecoveryOutcome), the never-complained rows (from NeverComplainedAnchor).
+PARTS = frozenset({"windows", "spend", "never"})
+
+
+def shares(customers: list[int] | None, at: datetime, parts: frozenset[str] = PARTS) -> dict[Cell, dict[str, Any]]:
+    """Every rollup row's share of these customers (None: everyone) with windows decided and elapsed by `at`; only
+    the rows of `parts` (a write that changes only the anchors need not read the windows twice)."""
     into: dict[Cell, dict[str, Any]] = {}
-    _window_shares(customers, at, into, 1)
-    _spend_shares(customers, into, 1)
-    _never_shares(customers, at, into, 1)
+    if "windows" in parts:
+        _window_shares(customers, at, into, 1)
+    if "spend" in parts:
+        _spend_shares(customers, into, 1)
+    if "never" in parts:
+        _never_shares(customers, at, into, 1)
     return into
 
 

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from notifications.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, RecoveryOutcome
 from recovery.outcomes.services.common import MAX_BATCH, Kind
-from recovery.outcomes.services.rollup import rollup_kept
+from recovery.outcomes.services.rollup import NEVER_ONLY, rollup_kept
 from tickets import services as ticket_services
 from tickets.textcheck import text_problems
 from tickets.validators import validate_email_address
@@ -278,7 +278,8 @@ def activity_record(*, items: Sequence[ActivityInput]) -> IntakeResult:
         for item in fresh
     ]
     customer_ids = frozenset(row.customer_id for row in rows)
-    with rollup_kept(customer_ids, anchors=True):
+    # Activity moves only the customers' never-complained anchors; their windows close in a task of their own.
+    with rollup_kept(customer_ids, anchors=True, parts=NEVER_ONLY):
         # ignore_conflicts: a concurrent request may have stored the same activity a moment ago.
         CustomerActivity.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
     watched = sorted(

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from recovery.models import CustomerActivity, NeverComplainedAnchor, OutcomeRollup, OutcomeRollupMark, OutcomeWindow
-from recovery.outcomes.metrics.rollup import MEASURES, Cell, anchors_ending, never_days, shares
+from recovery.outcomes.metrics.rollup import MEASURES, PARTS, Cell, anchors_ending, never_days, shares
 from recovery.outcomes.services.common import MAX_BATCH, Kind, State
 from tickets.models import Complaint
 
@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 # Above this many customers one rebuild reads the windows once, where shares before and after read them twice.
 REBUILD_ABOVE = 20_000
+
+
+# What a write of activity or complaints can change: the anchors, so the never-complained rows only.
+NEVER_ONLY = frozenset({"never"})
+# What closing windows on activity can change: the windows' state and revenue, so the windows' rows only.
+WINDOWS_ONLY = frozenset({"windows"})
 
 
 def _locked_mark() -> OutcomeRollupMark | None:
@@ -126,11 +132,14 @@ def rollup_kept(
     *,
     advance_to: datetime | None = None,
     anchors: bool = False,
+    parts: frozenset[str] = PARTS,
 ) -> Iterator[None]:
     """Around a write that changes these customers' outcomes or windows (inside its transaction): the rollup
     follows. With `advance_to` the mark also moves there (the settle sweep); `customer_ids` may then be a
     function of the mark, called once it is locked. With `anchors` (their activity or complaints changed) their
-    never-complained anchors are recomputed too. Nothing without a rollup."""
+    never-complained anchors are recomputed too. `parts`: the only rollup rows the write can change (activity
+    changes only the never-complained rows; closing windows only the windows'), so the others are not read.
+    Nothing without a rollup."""
     mark = _locked_mark()
     if mark is None:
         yield
@@ -140,12 +149,12 @@ def rollup_kept(
         yield
         outcome_rollup_rebuild(now=max(advance_to or mark.rolled_to, mark.rolled_to))
         return
-    before = shares(ids, mark.rolled_to) if ids else {}
+    before = shares(ids, mark.rolled_to, parts) if ids else {}
     yield
     if anchors and ids:
         anchors_refresh(ids)
     rolled_to = max(advance_to, mark.rolled_to) if advance_to else mark.rolled_to
-    after = shares(ids, rolled_to) if ids else {}
+    after = shares(ids, rolled_to, parts) if ids else {}
     _apply(before, after)
     if rolled_to != mark.rolled_to:
         OutcomeRollupMark.objects.filter(pk=mark.pk).update(rolled_to=rolled_to)
@@ -167,5 +176,5 @@ def settling_customers(now: datetime) -> Callable[[OutcomeRollupMark], list[int]
 
 def never_complained_kept(customer_ids: Iterable[int]) -> None:
     """These customers complained (a complaint logged or imported): recompute their anchors and the rollup."""
-    with rollup_kept(customer_ids, anchors=True):
+    with rollup_kept(customer_ids, anchors=True, parts=NEVER_ONLY):
         pass

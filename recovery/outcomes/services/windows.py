@@ -21,7 +21,7 @@ from notifications.queue import enqueue_on_commit
 from recovery.models import CustomerActivity, Offer, OutcomeWindow, RecoveryOutcome
 from recovery.outcomes.config import window_days
 from recovery.outcomes.services.common import MAX_BATCH, Kind, State
-from recovery.outcomes.services.rollup import rollup_kept, settling_customers
+from recovery.outcomes.services.rollup import WINDOWS_ONLY, rollup_kept, settling_customers
 from recovery.webhook_payloads import windows_settled_publish
 from tickets.models import Complaint, Customer, Status
 
@@ -205,7 +205,7 @@ def outcome_windows_close(*, customer_ids: Iterable[int], now: datetime | None =
     if not ids:
         return CloseResult(0, 0)
     customers_lock(ids)
-    with rollup_kept(ids):
+    with rollup_kept(ids, parts=WINDOWS_ONLY):
         returned = windows_close_returned(OutcomeWindow.objects.filter(outcome__customer_id__in=ids), now)
     windows_settled_publish(settled_at=now, customer_ids=ids)
     return CloseResult(customers=len(ids), returned=returned)
