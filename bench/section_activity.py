@@ -17,9 +17,9 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
-from bench import seed
 from bench.core import Context, section
 from bench.load import run_concurrent
+from bench.section_outcomes import seed_outcomes, seed_windows
 
 OUTCOMES = 20_000
 CUSTOMERS = 5_000
@@ -29,24 +29,9 @@ COUNT = 1_000
 def _seed(ctx: Context, outcomes: int, customers: int) -> list[str]:
     """Outcomes anchored in the last 20 days (their 30/60/90-day windows all open) and the emails of their
     customers."""
-    from recovery.models import OutcomeWindow, RecoveryOutcome
-
     ctx.seed_complaints(outcomes, customers_total=customers, timeline=False)
-    exprs = {
-        "complaint_id": "c.id", "customer_id": "c.customer_id", "recovered": "r < 0.6", "offered": "r < 0.6",
-        "declined": "false", "offer_id": "NULL", "gesture_id": "NULL", "cause": "c.cause", "grade": "c.grade",
-        "tier": "c.tier", "gesture_cost": "0", "anchor_at": "now() - interval '20 days' * r2",
-        "hours_to_resolve": "1 + r * 150", "created_at": "now()",
-    }
-    source = """FROM (SELECT c.*, random() AS r, random() AS r2 FROM tickets_complaint c
-        WHERE NOT EXISTS (SELECT 1 FROM recovery_recoveryoutcome o WHERE o.complaint_id = c.id)
-        ORDER BY c.id LIMIT %(n)s) c"""
-    seed._insert_select(RecoveryOutcome, exprs, source, {"n": outcomes})
-    windows = {"outcome_id": "o.id", "days": "d.days", "ends_at": "o.anchor_at + d.days * interval '1 day'",
-               "state": "'pending'", "returned_at": "NULL", "revenue": "0", "settled_at": "NULL"}
-    source = """FROM recovery_recoveryoutcome o CROSS JOIN (VALUES (30), (60), (90)) AS d(days)
-        WHERE NOT EXISTS (SELECT 1 FROM recovery_outcomewindow w WHERE w.outcome_id = o.id) ORDER BY o.id, d.days"""
-    seed._insert_select(OutcomeWindow, windows, source, {})
+    seed_outcomes(outcomes, anchor_at="now() - interval '20 days' * r2")
+    seed_windows()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("SELECT DISTINCT cu.email FROM tickets_customer cu JOIN recovery_recoveryoutcome o "

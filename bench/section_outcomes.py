@@ -28,8 +28,12 @@ def _scalar(sql: str, params: dict | None = None) -> int:
         return cursor.fetchone()[0]
 
 
-def _seed_outcomes(total: int) -> int:
-    """One unrecovered-or-recovered outcome per complaint (lowest ids first), anchored 100–700 days ago."""
+# Anchored 100–700 days ago: every window has elapsed (r2 is a random number per outcome).
+LONG_AGO = "now() - interval '100 days' - interval '600 days' * r2"
+
+
+def seed_outcomes(total: int, *, anchor_at: str = LONG_AGO) -> int:
+    """One unrecovered-or-recovered outcome per complaint (lowest ids first), anchored at `anchor_at` (SQL)."""
     from recovery.models import RecoveryOutcome
 
     missing = total - _scalar("SELECT count(*) FROM recovery_recoveryoutcome")
@@ -47,7 +51,7 @@ def _seed_outcomes(total: int) -> int:
         "grade": "c.grade",
         "tier": "c.tier",
         "gesture_cost": "CASE WHEN r < 0.6 THEN round((5 + r * 200)::numeric, 2) ELSE 0 END",
-        "anchor_at": "now() - interval '100 days' - interval '600 days' * r2",
+        "anchor_at": anchor_at,
         "hours_to_resolve": "1 + r * 150",
         "created_at": "now()",
     }
@@ -59,7 +63,7 @@ def _seed_outcomes(total: int) -> int:
     return seed._insert_select(RecoveryOutcome, exprs, source, {"n": missing})
 
 
-def _seed_windows() -> int:
+def seed_windows() -> int:
     from recovery.models import OutcomeWindow
 
     exprs = {
@@ -163,8 +167,8 @@ def outcomes(ctx: Context) -> None:
     n = ctx.scaled(OUTCOMES)
     started = time.monotonic()
     ctx.seed_complaints(n, customers_total=ctx.scaled(CUSTOMERS), timeline=False)
-    _seed_outcomes(n)
-    windows = _seed_windows()
+    seed_outcomes(n)
+    windows = seed_windows()
     _seed_activity(ctx.scaled(ACTIVITIES))
     with connection.cursor() as cursor:
         for table in ("recovery_recoveryoutcome", "recovery_outcomewindow", "recovery_customeractivity"):
